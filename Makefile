@@ -1,0 +1,127 @@
+# Nestor build.  `make` builds build/nestor.elf and build/BOOTX64.EFI;
+# `make test` runs the unit tests, a short fuzz smoke and the boot scenarios;
+# `make run` boots the default configuration under QEMU; `make fuzz` fuzzes
+# the pure modules for longer.  Missing Debian packages are installed first
+# (tools/install-deps.sh, as root) and newlib is built once into build/.
+
+BUILD    ?= build
+CC       := gcc
+LD       := ld
+NEWLIB   := $(BUILD)/newlib/x86_64-elf
+GCC_INC  := $(shell $(CC) -print-file-name=include)
+LIBGCC   := $(shell $(CC) -print-libgcc-file-name)
+
+# The kernel: freestanding, non-PIC, linked at 1 MiB (linker.ld).  No red
+# zone (interrupts use the current stack); general registers only in our
+# own code (newlib is the only SSE user and the FPU state is set up early).
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-address-of-packed-member \
+	-ffreestanding -fno-pic -fno-pie -mno-red-zone -mcmodel=small \
+	-mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer \
+	-fno-strict-aliasing -nostdinc -isystem $(NEWLIB)/include -isystem $(GCC_INC) -I.
+KERNEL_ASFLAGS := -I. -fno-pic -fno-pie
+
+KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c \
+	drivers/*.c boot/multiboot2/*.c boot/multiboot2/*.S)
+KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+.SECONDEXPANSION:
+
+.PHONY: all deps run test unit fuzz fuzz-smoke integ clean
+all: $(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI
+
+$(DEPS_STAMP): tools/install-deps.sh
+	@mkdir -p $(@D)
+	@tools/install-deps.sh
+	@touch $@
+deps: $(DEPS_STAMP)
+
+$(NEWLIB)/lib/libc.a: tools/build-newlib.sh | $(DEPS_STAMP)
+	@echo "  NEWLIB  (once, ~1 min)"
+	@tools/build-newlib.sh $(BUILD)/newlib
+
+$(BUILD)/kernel/%.c.o: %.c $(NEWLIB)/lib/libc.a
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(KERNEL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/kernel/%.S.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  AS      $<"
+	@$(CC) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/kernel/kernel/default_cfg.S.o: kernel/default.cfg
+
+$(BUILD)/nestor.elf: $(KERNEL_OBJ) linker.ld $(NEWLIB)/lib/libc.a
+	@echo "  LD      $@"
+	@$(LD) -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T linker.ld \
+		-o $@ $(KERNEL_OBJ) $(NEWLIB)/lib/libc.a $(LIBGCC)
+
+include boot/efi/efi.mk
+
+# ---- host unit tests (cmocka): one binary per tests/unit/test_*.c, linked
+# with the pure modules it tests.
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -fsanitize=address,undefined
+UNIT_SRCS_test_config    := kernel/config.c
+UNIT_SRCS_test_mb_parse  := boot/multiboot2/mb_parse.c
+UNIT_SRCS_test_memmap    := mm/memmap.c
+UNIT_SRCS_test_frame_pool := mm/frame_pool.c
+UNIT_SRCS_test_acpi      := arch/x86/acpi.c
+UNIT_SRCS_test_cpu_caps  := arch/x86/cpu_caps_names.c
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+
+$(BUILD)/unit/%: tests/unit/%.c $$(UNIT_SRCS_%) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $< $(UNIT_SRCS_$*) -lcmocka
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do $$t; done
+
+# ---- libFuzzer targets for the pure modules (clang, ASan + UBSan).
+FUZZ_SRCS_fuzz_config := kernel/config.c
+FUZZ_SRCS_fuzz_mb2    := boot/multiboot2/mb_parse.c mm/memmap.c
+FUZZ_SRCS_fuzz_mb1    := boot/multiboot2/mb_parse.c mm/memmap.c
+FUZZ_SRCS_fuzz_memmap := mm/memmap.c
+FUZZ_SRCS_fuzz_acpi   := arch/x86/acpi.c
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRCS_%) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $@"
+	@clang -g -O1 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $< $(FUZZ_SRCS_$*)
+
+# Each target runs over its committed corpus (regressions) and then explores
+# for a bounded time; new inputs go to build/, not into the repository.
+define run_fuzz
+	@set -e; for f in $(FUZZ_TARGETS); do n=$$(basename $$f | sed 's/^fuzz_//'); \
+		mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+		echo "  FUZZ    $$n ($(1) s)"; \
+		$$f -max_total_time=$(1) -print_final_stats=0 $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n \
+			> $(BUILD)/fuzz/$$n.log 2>&1 || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	done
+endef
+fuzz: $(FUZZ_TARGETS)
+	$(call run_fuzz,$(FUZZ_SECONDS))
+fuzz-smoke: $(FUZZ_TARGETS)
+	$(call run_fuzz,$(FUZZ_SMOKE_SECONDS))
+
+# ---- emulator scenarios (tests/integ/run.py: table of scenarios)
+integ: all
+	@python3 tests/integ/run.py
+
+test: all unit fuzz-smoke
+	@python3 tests/integ/run.py
+
+# Boot the default configuration under QEMU TCG (Multiboot1 path) and
+# return when Nestor ends; exit status 0 when it ended with PASS.
+run: all
+	@python3 tests/integ/run.py --run
+
+clean:
+	rm -rf $(BUILD)/kernel $(BUILD)/efi $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/integ \
+		$(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI
+
+-include $(KERNEL_OBJ:.o=.d)

@@ -1,0 +1,164 @@
+/*
+ * SMP bring-up: every AP listed in the MADT is started with INIT-SIPI-SIPI
+ * (SDM 3A 9.4.4.1 "typical BSP initialization sequence"), runs the
+ * trampoline into long mode on Nestor's page tables, sets up its own
+ * per-CPU state, reports in and idles.
+ */
+#include <string.h>
+#include "arch/x86/smp.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/lapic.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/traps.h"
+#include "mm/frame.h"
+#include "mm/paging.h"
+#include "kernel/log.h"
+
+struct tramp_data {
+	uint64_t gdt[4];                 /* null, code32 (0x08), data (0x10), code64 (0x18) */
+	uint16_t gdtr_limit;
+	uint32_t gdtr_base;
+	uint16_t pad0;
+	uint32_t far32_off;
+	uint16_t far32_sel, pad1;
+	uint32_t far64_off;
+	uint16_t far64_sel, pad2;
+	uint64_t cr3, stack, entry, percpu;
+} __attribute__((packed));
+
+_Static_assert(__builtin_offsetof(struct tramp_data, gdtr_limit) == 32, "layout in trampoline.S");
+_Static_assert(__builtin_offsetof(struct tramp_data, far32_off) == 40, "layout in trampoline.S");
+_Static_assert(__builtin_offsetof(struct tramp_data, far64_off) == 48, "layout in trampoline.S");
+_Static_assert(__builtin_offsetof(struct tramp_data, cr3) == 56, "layout in trampoline.S");
+_Static_assert(__builtin_offsetof(struct tramp_data, percpu) == 80, "layout in trampoline.S");
+
+extern char tramp_start[], tramp_end[];
+extern uint32_t tramp_offsets[2];
+
+struct percpu percpu_area[MAX_CPUS];
+unsigned cpu_count = 1;
+volatile unsigned cpus_online = 1;
+static uint64_t tramp_page;
+
+void smp_set_trampoline(uint64_t page) { tramp_page = page; }
+
+uint64_t stack_alloc(unsigned pages)
+{
+	uint64_t base = frame_alloc_pages(pages + 1, 0);
+	if (!base)
+		panic("smp: out of memory for a stack");
+	paging_unmap(base, PAGE_SIZE); /* guard page: an overflow faults */
+	return base + (pages + 1) * PAGE_SIZE;
+}
+
+static void enable_fpu(void)
+{
+	/* newlib's string and formatting code uses SSE (docs/emulators.md). */
+	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	struct cpuid_regs r = cpuid(1, 0);
+	if (r.ecx & (1u << 26)) { /* XSAVE */
+		write_cr4(cr4 | CR4_OSXSAVE);
+		uint64_t xcr0 = 3; /* x87, SSE */
+		if (r.ecx & (1u << 28))
+			xcr0 |= 4; /* AVX */
+		xsetbv(0, xcr0);
+	} else {
+		write_cr4(cr4);
+	}
+	__asm__ volatile("fninit");
+}
+
+void cpu_init_this(unsigned index, uint32_t apic_id)
+{
+	struct percpu *cpu = &percpu_area[index];
+	cpu->self = cpu;
+	cpu->index = index;
+	cpu->apic_id = apic_id;
+	wrmsr(MSR_GS_BASE, (uint64_t)cpu);
+	gdt_init_this_cpu();
+	idt_load();
+	enable_fpu();
+}
+
+void ap_main(struct percpu *cpu);
+void ap_main(struct percpu *cpu)
+{
+	cpu_init_this(cpu->index, cpu->apic_id);
+	tss_init_ist();
+	lapic_init_this_cpu();
+	uint32_t id = lapic_id();
+	log_info("cpu %u online (APIC id %u)", cpu->index, id);
+	__atomic_store_n(&cpu->online, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&cpus_online, 1, __ATOMIC_ACQ_REL);
+	/* Idle until there is work (later: run a vCPU). */
+	for (;;) {
+		sti();
+		hlt();
+	}
+}
+
+static int start_ap(unsigned index, uint32_t apic_id)
+{
+	struct percpu *cpu = &percpu_area[index];
+	struct tramp_data *d = (struct tramp_data *)(tramp_page + PAGE_SIZE);
+	cpu->index = index;
+	cpu->apic_id = apic_id;
+	cpu->stack_top = stack_alloc(8);
+
+	memset(d, 0, sizeof(*d));
+	d->gdt[1] = 0x00cf9a000000ffffull; /* 32-bit code */
+	d->gdt[2] = 0x00cf92000000ffffull; /* data */
+	d->gdt[3] = 0x00af9a000000ffffull; /* 64-bit code */
+	d->gdtr_limit = sizeof(d->gdt) - 1;
+	d->gdtr_base = (uint32_t)(uint64_t)d->gdt;
+	d->far32_off = (uint32_t)tramp_page + tramp_offsets[0];
+	d->far32_sel = 0x08;
+	d->far64_off = (uint32_t)tramp_page + tramp_offsets[1];
+	d->far64_sel = 0x18;
+	d->cr3 = paging_root();
+	d->stack = cpu->stack_top;
+	d->entry = (uint64_t)ap_main;
+	d->percpu = (uint64_t)cpu;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	/* INIT, 10 ms, SIPI, 200 us, SIPI (SDM 3A 9.4.4.1). */
+	lapic_send_ipi(apic_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+	udelay(10000);
+	for (int i = 0; i < 2 && !cpu->online; i++) {
+		lapic_send_ipi(apic_id, ICR_STARTUP | (uint32_t)(tramp_page >> 12));
+		udelay(200);
+	}
+	/* Emulators run the AP slowly: give it up to a second (TSC time). */
+	for (unsigned ms = 0; ms < 1000 && !__atomic_load_n(&cpu->online, __ATOMIC_ACQUIRE); ms++)
+		udelay(1000);
+	return cpu->online ? 0 : -1;
+}
+
+unsigned smp_start_aps(const struct acpi_info *acpi)
+{
+	uint32_t bsp = lapic_id();
+	if (!tramp_page) {
+		log_warn("smp: no page below 1 MiB for the trampoline; APs stay off");
+		return cpus_online;
+	}
+	size_t len = (size_t)(tramp_end - tramp_start);
+	/* Code page written while writable, then made read-execute (W^X);
+	 * the data page after it stays read-write. */
+	paging_map(tramp_page, tramp_page, 2 * PAGE_SIZE, MAP_RW);
+	memcpy((void *)tramp_page, tramp_start, len);
+	paging_map(tramp_page, tramp_page, PAGE_SIZE, MAP_RX);
+
+	unsigned next = 1;
+	for (unsigned i = 0; i < acpi->cpu_count && next < MAX_CPUS; i++) {
+		uint32_t id = acpi->apic_ids[i];
+		if (id == bsp)
+			continue;
+		if (start_ap(next, id))
+			log_err("smp: CPU with APIC id %u did not come up", id);
+		else
+			next++;
+	}
+	cpu_count = next;
+	return cpus_online;
+}

@@ -1,0 +1,13 @@
+/* The kernel's physical frame allocator (locked, zeroing) over frame_pool. */
+#ifndef NESTOR_FRAME_H
+#define NESTOR_FRAME_H
+#include <stdint.h>
+#include "mm/frame_pool.h"
+
+void frame_init(const struct mem_region *map, unsigned n);
+/* count zeroed contiguous 4 KiB frames below max_addr (0 = anywhere); 0 on failure. */
+uint64_t frame_alloc_pages(uint64_t count, uint64_t max_addr);
+uint64_t frame_alloc_aligned(uint64_t count, uint64_t align, uint64_t max_addr);
+void frame_free_pages(uint64_t pa, uint64_t count);
+uint64_t frame_free_bytes(void);
+#endif

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Nestor's scenario runner: boots Nestor in an emulator per scenario and
+decides PASS/FAIL from explicit result lines on serial plus the emulator's
+exit status (never the status alone: QEMU exits 0 on a triple fault with
+-no-reboot).  One line per scenario: name, platform, PASS/FAIL, seconds.
+
+Usage: run.py [--only NAME[,NAME]] [--list] [--keep] [--run]
+The table SCENARIOS below is the one place later issues extend.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+WORK = os.path.join(BUILD, "integ")
+ELF = os.path.join(BUILD, "nestor.elf")
+EFI = os.path.join(BUILD, "BOOTX64.EFI")
+CFG_DIR = os.path.join(ROOT, "tests", "integ", "cfg")
+OVMF = "/usr/share/OVMF/OVMF_CODE.fd"
+
+QEMU_PASS, QEMU_FAIL = 33, 35       # (0x10 << 1) | 1, (0x11 << 1) | 1: kernel/run_end.c
+BOCHS_PASS, BOCHS_FAIL = 0, 1       # debugger 'quit' after port 0x8900 'D' / "Shutdown"
+
+
+@dataclass
+class Scenario:
+    name: str
+    emulator: str                 # qemu | bochs
+    boot: str                     # uefi | mb1 | mb2
+    cfg: str = None               # file in tests/integ/cfg, passed as nestor.cfg
+    cmdline: str = ""
+    expect: list = field(default_factory=list)   # regexes that must all appear
+    reject: list = field(default_factory=list)   # regexes that must not appear
+    result: str = "PASS"          # how Nestor must end: PASS or FAIL
+    timeout: int = 120
+    cpus: int = 2
+    memory_mb: int = 512
+    modules: list = field(default_factory=list)  # extra files (paths from ROOT)
+
+    @property
+    def platform(self):
+        return f"{self.emulator}/{self.boot}"
+
+
+COMMON_REJECT = [r"L0 EXCEPTION", r"L0 PANIC"]
+
+SCENARIOS = [
+    Scenario("boot", "qemu", "mb1", cfg="boot.cfg",
+             expect=[r"boot: Multiboot1", r"cpu: SVM revision \d+, \d+ ASIDs, features: NPT",
+                     r"timer: 3 ticks", r"cpu 1 online",
+                     r"NESTOR: banner: 2 CPUs online, virtualization SVM, boot Multiboot1",
+                     r"vm demo-a: 64 MiB, 1 vCPU"]),
+    Scenario("boot", "qemu", "uefi", cfg="boot.cfg",
+             expect=[r"boot: UEFI via nestor-efi", r"acpi: RSDP", r"cpu 1 online",
+                     r"NESTOR: banner: 2 CPUs online, virtualization SVM, boot UEFI",
+                     r"vm demo-a: 64 MiB, 1 vCPU"]),
+    Scenario("boot", "bochs", "mb2", cfg="boot.cfg", timeout=240,
+             expect=[r"boot: Multiboot2", r"cpu: VMX revision", r"VMX secondary: .*EPT.*VMCSShadowing",
+                     r"VMX EPT/VPID: .*4Level", r"cpu 1 online",
+                     r"NESTOR: banner: 2 CPUs online, virtualization VMX, boot Multiboot2"]),
+    Scenario("bad-config", "qemu", "mb1", cfg="bad-size.cfg", result="FAIL", cpus=1,
+             expect=[r"config: nestor.cfg line 6: .*memory"]),
+    Scenario("missing-image", "qemu", "mb1", cfg="missing-image.cfg", result="FAIL", cpus=1,
+             expect=[r"config: nestor.cfg line 4: .*nothere\.elf"]),
+    Scenario("default-config", "qemu", "mb1", cpus=1,
+             expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB"]),
+]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def stage(sc, d):
+    """Collect the files of a scenario in d: nestor.cfg and modules."""
+    files = []
+    if sc.cfg:
+        shutil.copy(os.path.join(CFG_DIR, sc.cfg), os.path.join(d, "nestor.cfg"))
+        files.append("nestor.cfg")
+    for m in sc.modules:
+        shutil.copy(os.path.join(ROOT, m), d)
+        files.append(os.path.basename(m))
+    return files
+
+
+def run_qemu(sc, d, serial):
+    files = stage(sc, d)
+    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(sc.cpus),
+           "-m", f"{sc.memory_mb}M", "-display", "none", "-no-reboot", "-net", "none",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+           "-serial", f"file:{serial}", "-monitor", "none"]
+    if sc.boot == "mb1":
+        cmd += ["-kernel", ELF, "-append", ("exit=qemu " + sc.cmdline).strip()]
+        if files:
+            cmd += ["-initrd", ",".join(f"{os.path.join(d, f)} {f}" for f in files)]
+    elif sc.boot == "uefi":
+        esp = os.path.join(d, "esp", "EFI", "BOOT")
+        os.makedirs(esp)
+        shutil.copy(EFI, esp)
+        for f in files:
+            shutil.copy(os.path.join(d, f), esp)
+        if "nestor.cfg" in files:   # the ESP has no command line: say exit=qemu in the file
+            with open(os.path.join(esp, "nestor.cfg"), "r+") as fh:
+                text = fh.read()
+                fh.seek(0)
+                fh.write("exit = qemu\n" + text)
+        cmd += ["-bios", OVMF, "-drive", f"format=raw,file=fat:rw:{os.path.join(d, 'esp')}"]
+    else:
+        raise ValueError(sc.boot)
+    return cmd, {QEMU_PASS: "PASS", QEMU_FAIL: "FAIL"}
+
+
+def run_bochs(sc, d, serial):
+    files = stage(sc, d)
+    iso_root = os.path.join(d, "iso")
+    os.makedirs(os.path.join(iso_root, "boot", "grub"))
+    shutil.copy(ELF, os.path.join(iso_root, "boot", "nestor.elf"))
+    lines = ["set timeout=0", "set default=0", "menuentry nestor {",
+             f"  multiboot2 /boot/nestor.elf {('exit=bochs ' + sc.cmdline).strip()}"]
+    for f in files:
+        shutil.copy(os.path.join(d, f), os.path.join(iso_root, "boot", f))
+        lines.append(f"  module2 /boot/{f} {f}")
+    lines += ["  boot", "}"]
+    with open(os.path.join(iso_root, "boot", "grub", "grub.cfg"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    iso = os.path.join(d, "nestor.iso")
+    r = sh(["grub-mkrescue", "-o", iso, iso_root])
+    if r.returncode != 0:
+        raise RuntimeError("grub-mkrescue failed:\n" + r.stdout[-2000:])
+    rc = os.path.join(d, "bochs.rc")
+    with open(rc, "w") as fh:
+        fh.write("c\nquit\n")
+    bochsrc = os.path.join(d, "bochsrc")
+    with open(bochsrc, "w") as fh:
+        fh.write(f"""megs: {sc.memory_mb}
+cpu: model=corei7_skylake_x, count={sc.cpus}, ips=10000000, reset_on_triple_fault=0
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+ata0-master: type=cdrom, path={iso}, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev={serial}
+display_library: rfb, options="timeout=0"
+sound: driver=dummy
+speaker: enabled=0
+log: {os.path.join(d, 'bochs.log')}
+panic: action=fatal
+error: action=report
+clock: sync=none, time0=1
+""")
+    cmd = ["bochs", "-q", "-f", bochsrc, "-rc", rc]
+    return cmd, {BOCHS_PASS: "PASS", BOCHS_FAIL: "FAIL"}
+
+
+def run_scenario(sc, keep=False):
+    d = os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    serial = os.path.join(d, "serial.txt")
+    open(serial, "w").close()
+    cmd, statuses = (run_qemu if sc.emulator == "qemu" else run_bochs)(sc, d, serial)
+    t0 = time.monotonic()
+    timed_out = False
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=sc.timeout, cwd=d)
+        status, emu_out = p.returncode, p.stdout.decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        timed_out, status = True, None
+        emu_out = (e.stdout or b"").decode(errors="replace")
+    secs = time.monotonic() - t0
+    with open(serial, errors="replace") as fh:
+        log = fh.read().replace("\r", "")
+
+    problems = []
+    m = re.search(r"NESTOR: run ends: (PASS|FAIL)", log)
+    ended = m.group(1) if m else None
+    if timed_out:
+        problems.append(f"timed out after {sc.timeout} s")
+    if ended != sc.result:
+        problems.append(f"result line: want 'run ends: {sc.result}', got {ended or 'none'}")
+    if not timed_out and statuses.get(status) != sc.result:
+        problems.append(f"emulator exit status {status} (want the {sc.result} status)")
+    for rx in sc.expect:
+        if not re.search(rx, log):
+            problems.append(f"missing: /{rx}/")
+    for rx in COMMON_REJECT + sc.reject:
+        if re.search(rx, log):
+            problems.append(f"unexpected: /{rx}/")
+    ok = not problems
+    print(f"{sc.name:<16} {sc.platform:<11} {'PASS' if ok else 'FAIL'} {secs:6.1f}s", flush=True)
+    if not ok:
+        for p_ in problems:
+            print(f"    {p_}")
+        print("    --- last serial lines ---")
+        for line in log.strip().splitlines()[-25:]:
+            print(f"    | {line}")
+        if emu_out.strip():
+            print("    --- emulator output ---")
+            for line in emu_out.strip().splitlines()[-10:]:
+                print(f"    | {line}")
+    elif not keep:
+        for sub in ("iso", "esp"):
+            shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+    return ok
+
+
+def run_default():
+    """make run: the default configuration under QEMU TCG, console on stdout."""
+    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "512M",
+           "-display", "none", "-no-reboot", "-net", "none", "-monitor", "none",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", "stdio",
+           "-kernel", ELF, "-append", "exit=qemu"]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL)
+    return 0 if p.returncode == QEMU_PASS else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated scenario names or name@platform")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep boot media of passing scenarios")
+    ap.add_argument("--run", action="store_true", help="boot the default config (make run)")
+    a = ap.parse_args()
+    if a.run:
+        return run_default()
+    chosen = SCENARIOS
+    if a.only:
+        want = a.only.split(",")
+        chosen = [s for s in SCENARIOS if s.name in want or f"{s.name}@{s.platform}" in want]
+    if a.list:
+        for s in chosen:
+            print(f"{s.name:<16} {s.platform}")
+        return 0
+    os.makedirs(WORK, exist_ok=True)
+    t0 = time.monotonic()
+    passed = sum(run_scenario(s, a.keep) for s in chosen)
+    failed = len(chosen) - passed
+    print(f"scenarios: {passed} passed, {failed} failed ({time.monotonic() - t0:.0f} s)")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
