@@ -243,6 +243,14 @@ static const struct word exit_words[] = {
 	{ "bochs", CFG_EXIT_BOCHS },
 };
 
+static const struct word selftest_words[] = {
+	{ "none", CFG_SELFTEST_NONE },
+	{ "null", CFG_SELFTEST_NULL },
+	{ "write-text", CFG_SELFTEST_WRITE_TEXT },
+	{ "exec-data", CFG_SELFTEST_EXEC_DATA },
+	{ "stack", CFG_SELFTEST_STACK },
+};
+
 static const struct word log_words[] = {
 	{ "error", 0 }, { "warn", 1 }, { "info", 2 }, { "debug", 3 },
 	{ "0", 0 }, { "1", 1 }, { "2", 2 }, { "3", 3 },
@@ -499,6 +507,17 @@ static int set_log(struct parser *p)
 	return 0;
 }
 
+static int set_selftest(struct parser *p)
+{
+	int v = 0;
+
+	if (set_word(p, selftest_words, COUNT(selftest_words),
+		     "none, null, write-text, exec-data or stack", &v))
+		return -1;
+	p->cfg->selftest = (enum cfg_selftest)v;
+	return 0;
+}
+
 static int set_global_trace(struct parser *p)
 {
 	return set_onoff(p, &p->cfg->trace);
@@ -697,6 +716,7 @@ static const struct key_def global_keys[] = {
 	{ "exit", set_exit, false },
 	{ "log", set_log, false },
 	{ "trace", set_global_trace, false },
+	{ "selftest", set_selftest, false },
 };
 
 /* Named indices, for finish_vm() to find where a key was set. */

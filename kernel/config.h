@@ -79,8 +79,19 @@ struct vm_config {
 	unsigned line; /* line of its [vm] header */
 };
 
+/* Deliberate L0 faults, so tests can prove the exception path, W^X and the
+ * stack guard pages (kernel/selftest.c).  Never set in a real config. */
+enum cfg_selftest {
+	CFG_SELFTEST_NONE = 0,
+	CFG_SELFTEST_NULL,        /* read through a null pointer: #PF, page 0 unmapped */
+	CFG_SELFTEST_WRITE_TEXT,  /* write into kernel text: #PF, text is read-only */
+	CFG_SELFTEST_EXEC_DATA,   /* jump into kernel data: #PF, data is no-execute */
+	CFG_SELFTEST_STACK,       /* overflow the boot stack: guard page, #DF on its IST stack */
+};
+
 struct nestor_config {
 	enum cfg_exit_mode exit_mode;
+	enum cfg_selftest selftest;
 	unsigned log_level; /* 0 error .. 3 debug, default 2 */
 	bool trace;
 	uint32_t vm_count;

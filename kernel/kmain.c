@@ -15,6 +15,7 @@
 #include "kernel/config.h"
 #include "kernel/log.h"
 #include "kernel/run.h"
+#include "kernel/selftest.h"
 #include "mm/memmap.h"
 #include "mm/frame.h"
 #include "mm/paging.h"
@@ -206,6 +207,7 @@ void kmain(const struct boot_info *bi_in)
 	frame_init(memmap, memmap_count);
 	paging_init(ram_top());
 	tss_init_ist();
+	selftest_run(cfg.selftest);
 	uint64_t heap = frame_free_bytes() / 4 < HEAP_MAX ? frame_free_bytes() / 4 : HEAP_MAX;
 	uint64_t heap_base = frame_alloc_pages(heap / PAGE_SIZE, 0);
 	if (!heap_base)

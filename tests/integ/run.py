@@ -42,6 +42,7 @@ class Scenario:
     cpus: int = 2
     memory_mb: int = 512
     modules: list = field(default_factory=list)  # extra files (paths from ROOT)
+    reject_common: bool = True    # fail on any L0 exception/panic line
 
     @property
     def platform(self):
@@ -68,6 +69,23 @@ SCENARIOS = [
              expect=[r"config: nestor.cfg line 6: .*memory"]),
     Scenario("missing-image", "qemu", "mb1", cfg="missing-image.cfg", result="FAIL", cpus=1,
              expect=[r"config: nestor.cfg line 4: .*nothere\.elf"]),
+    # Deliberate L0 faults: the exception report appears and the run fails.
+    Scenario("fault-null", "qemu", "mb1", cmdline="selftest=null", result="FAIL", cpus=1,
+             reject_common=False,
+             expect=[r"L0 EXCEPTION on cpu 0: vector 14 \(#PF", r"not-present page read at 0\n",
+                     r"RIP [0-9a-f]{16}", r"CR2 0000000000000000", r"RAX [0-9a-f]{16}"]),
+    Scenario("fault-wx", "qemu", "mb1", cmdline="selftest=write-text", result="FAIL", cpus=1,
+             reject_common=False,
+             expect=[r"vector 14 \(#PF", r"protection violation write"]),
+    Scenario("fault-nx", "qemu", "mb1", cmdline="selftest=exec-data", result="FAIL", cpus=1,
+             reject_common=False,
+             expect=[r"vector 14 \(#PF", r"\(instruction fetch\)"]),
+    Scenario("fault-stack", "qemu", "mb1", cmdline="selftest=stack", result="FAIL", cpus=1,
+             reject_common=False,
+             expect=[r"vector 8 \(#DF double fault\)"]),
+    Scenario("fault-null", "bochs", "mb2", cmdline="selftest=null", result="FAIL", cpus=1,
+             reject_common=False, timeout=240,
+             expect=[r"L0 EXCEPTION on cpu 0: vector 14 \(#PF", r"CR2 0000000000000000"]),
     Scenario("default-config", "qemu", "mb1", cpus=1,
              expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB"]),
 ]
@@ -189,7 +207,7 @@ def run_scenario(sc, keep=False):
     for rx in sc.expect:
         if not re.search(rx, log):
             problems.append(f"missing: /{rx}/")
-    for rx in COMMON_REJECT + sc.reject:
+    for rx in (COMMON_REJECT if sc.reject_common else []) + sc.reject:
         if re.search(rx, log):
             problems.append(f"unexpected: /{rx}/")
     ok = not problems
