@@ -21,7 +21,8 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-address-of-packed-
 KERNEL_ASFLAGS := -I. -fno-pic -fno-pie
 
 KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c \
-	drivers/*.c boot/multiboot2/*.c boot/multiboot2/*.S)
+	drivers/*.c drivers/platform/*.c svm/*.c svm/*.S vmx/*.c vmx/*.S \
+	boot/multiboot2/*.c boot/multiboot2/*.S)
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -68,6 +69,15 @@ UNIT_SRCS_test_memmap    := mm/memmap.c
 UNIT_SRCS_test_frame_pool := mm/frame_pool.c
 UNIT_SRCS_test_acpi      := arch/x86/acpi.c
 UNIT_SRCS_test_cpu_caps  := arch/x86/cpu_caps_names.c
+UNIT_SRCS_test_decode    := arch/x86/decode.c
+UNIT_SRCS_test_gmem      := mm/gmem.c
+UNIT_SRCS_test_s2pt      := mm/s2pt.c mm/gmem.c
+UNIT_SRCS_test_gwalk     := mm/gwalk.c mm/gmem.c
+UNIT_SRCS_test_vlapic    := drivers/platform/vlapic.c
+UNIT_SRCS_test_vioapic   := drivers/platform/vioapic.c
+UNIT_SRCS_test_vpic      := drivers/platform/vpic.c
+UNIT_SRCS_test_guest_acpi := drivers/platform/guest_acpi.c
+UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
 $(BUILD)/unit/%: tests/unit/%.c $$(UNIT_SRCS_%) | $(DEPS_STAMP)
@@ -83,6 +93,11 @@ FUZZ_SRCS_fuzz_mb2    := boot/multiboot2/mb_parse.c mm/memmap.c
 FUZZ_SRCS_fuzz_mb1    := boot/multiboot2/mb_parse.c mm/memmap.c
 FUZZ_SRCS_fuzz_memmap := mm/memmap.c
 FUZZ_SRCS_fuzz_acpi   := arch/x86/acpi.c
+FUZZ_SRCS_fuzz_decode := arch/x86/decode.c
+FUZZ_SRCS_fuzz_gwalk  := mm/gwalk.c mm/gmem.c
+FUZZ_SRCS_fuzz_s2pt   := mm/s2pt.c mm/gmem.c
+FUZZ_SRCS_fuzz_vlapic := drivers/platform/vlapic.c
+FUZZ_SRCS_fuzz_fw_cfg := drivers/platform/fw_cfg.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4

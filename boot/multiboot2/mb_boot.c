@@ -18,6 +18,10 @@ void kmain(const struct boot_info *bi);
 void mb_boot_main(uint32_t magic, uint32_t info);
 
 static struct boot_info boot_info;
+/* MB2 hands us a copy of the RSDP inside the boot information, which kmain
+ * does not keep: the RSDP moves into the kernel image (ACPI 6.5 5.2.5.3:
+ * 36 bytes for revision 2). */
+static uint8_t rsdp_copy[36] __attribute__((aligned(16)));
 
 static const void *phys_below_4g(uint64_t addr, uint64_t len, void *ctx)
 {
@@ -50,6 +54,11 @@ void mb_boot_main(uint32_t magic, uint32_t info)
 		uint32_t avail = *total < MB2_INFO_MAX ? *total : MB2_INFO_MAX;
 		if (mb2_parse((const void *)(uint64_t)info, avail, info, &boot_info, err, sizeof(err)))
 			boot_fail("Multiboot2", err);
+		if (boot_info.rsdp >= info && boot_info.rsdp < (uint64_t)info + avail) {
+			uint64_t room = (uint64_t)info + avail - boot_info.rsdp;
+			memcpy(rsdp_copy, (const void *)boot_info.rsdp, room < sizeof(rsdp_copy) ? room : sizeof(rsdp_copy));
+			boot_info.rsdp = (uint64_t)rsdp_copy;
+		}
 	} else if (magic == MB1_BOOT_MAGIC) {
 		if (mb1_parse(info, phys_below_4g, NULL, &boot_info, err, sizeof(err)))
 			boot_fail("Multiboot1", err);

@@ -157,8 +157,9 @@ static bool is_space(uint8_t c)
 /*
  * A module's name is the basename of the first word of its string: GRUB's
  * "module2 /boot/guest.elf root=/dev/vda" gives the string
- * "/boot/guest.elf root=/dev/vda" (MB2 3.6 "Modules" / MB1 3.3 leave the string's
- * meaning to the OS), and the configuration refers to "guest.elf".
+ * "/boot/guest.elf root=/dev/vda" (both specs leave the string's meaning to
+ * the OS: MB2 3.6 "Modules", MB1 3.3), and the configuration refers to
+ * "guest.elf".
  * Returns false if that name does not fit in BOOT_NAME_MAX - 1 bytes: a
  * truncated name would silently fail to match the configuration, so it is
  * an error rather than a cut.  An empty name (empty string, or a first word
@@ -185,9 +186,9 @@ static bool module_name(char name[BOOT_NAME_MAX], const uint8_t *s, size_t len)
 }
 
 /*
- * Both protocols pass the BIOS E820 types through (MB2 3.6 "Memory map"; MB1 3.3 only
- * names type 1, but GRUB and QEMU pass the rest through the same way).
- * Unknown types must be treated as reserved.
+ * Both protocols pass the BIOS E820 types through (MB2 3.6 "Memory map";
+ * MB1 3.3 only names type 1, but GRUB and QEMU pass the rest through the
+ * same way).  Unknown types must be treated as reserved.
  */
 static uint32_t e820_to_mem_type(uint32_t t)
 {
@@ -227,10 +228,14 @@ static enum add_result add_region(struct boot_info *out, uint64_t base,
  * The fallback when a loader gives only the BIOS summary (MB1 flags bit 0,
  * MB2 tag 4): mem_lower KiB of conventional memory from 0 and mem_upper KiB
  * from 1 MiB up to the first hole.  Both are 32-bit KiB counts, so the
- * products fit easily in 64 bits and cannot overflow.
+ * products fit easily in 64 bits and cannot overflow.  Lower memory is at
+ * most 640 KiB (both specs say so); a larger value would claim the video
+ * memory and BIOS area as RAM, so it is clamped.
  */
 static void add_basic_memory(struct boot_info *out, uint32_t mem_lower, uint32_t mem_upper)
 {
+	if (mem_lower > 640)
+		mem_lower = 640;
 	(void)add_region(out, 0, (uint64_t)mem_lower * 1024, MEM_USABLE);
 	(void)add_region(out, 0x100000, (uint64_t)mem_upper * 1024, MEM_USABLE);
 }
@@ -245,7 +250,7 @@ static void begin(struct boot_info *out, uint32_t path)
 /* ------------------------------------------------------------------------ */
 /* Multiboot2                                                                */
 
-/* Tag types (MB2 3.6, one subsection each); the ones we do not list are skipped, as
+/* Tag types (MB2 3.6, one subsection each).  Tags not listed are skipped, as
  * the spec requires of an OS image that does not understand a tag. */
 enum {
 	MB2_TAG_END = 0,
@@ -442,8 +447,10 @@ int mb2_parse(const void *info, size_t avail, uint64_t info_phys,
 		err[0] = 0;
 	begin(out, BOOT_PATH_MB2);
 
-	/* Fixed part (MB2 3.6 "Boot information format"): u32 total_size (including the fixed part and the
-	 * end tag), u32 reserved.  The structure starts 8-byte aligned. */
+	/* Fixed part (MB2 3.6 "Boot information format"): u32 total_size
+	 * (including the fixed part and the end tag), u32 reserved.  The
+	 * structure starts 8-byte aligned.  Bytes after the end tag but
+	 * inside total_size are ignored. */
 	if (avail < 8)
 		return fail(&p.e, "only %u readable bytes, the fixed part needs 8", avail);
 	total = rd32(p.base);
@@ -458,9 +465,9 @@ int mb2_parse(const void *info, size_t avail, uint64_t info_phys,
 			    info_phys, total);
 
 	/*
-	 * Tags (MB2 3.6 "Basic tags structure"): u32 type, u32 size (including this header, excluding
-	 * padding), each starting 8-byte aligned; the list ends with type 0,
-	 * size 8.  Invariant at the top of the loop: off <= total and off is a
+	 * Tags (MB2 3.6 "Basic tags structure"): u32 type, u32 size
+	 * (including this header, excluding padding), each starting 8-byte
+	 * aligned; the list ends with type 0, size 8.  Invariant at the top of the loop: off <= total and off is a
 	 * multiple of 8, so "total - off" is the room left and cannot wrap.
 	 */
 	off = 8;

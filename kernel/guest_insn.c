@@ -1,0 +1,88 @@
+#include <string.h>
+#include "kernel/guest_insn.h"
+#include "kernel/vcpu.h"
+#include "mm/gwalk.h"
+#include "arch/x86/cpu_caps.h"
+
+static void walk_regs(struct vcpu *v, struct gwalk_regs *r)
+{
+	r->cr0 = vcpu_ops->get_cr(v, 0);
+	r->cr3 = vcpu_ops->get_cr(v, 3);
+	r->cr4 = vcpu_ops->get_cr(v, 4);
+	r->efer = vcpu_ops->get_cr(v, VREG_EFER);
+	r->maxphyaddr = cpu_caps.phys_bits;
+}
+
+/* One page at a time: a range may cross into a page mapped elsewhere. */
+static enum gva_result linear_copy(struct vcpu *v, uint64_t la, void *buf, size_t len,
+				   unsigned access, uint32_t *pf_error, uint64_t *fault_la)
+{
+	struct gwalk_regs regs;
+	walk_regs(v, &regs);
+	if (vcpu_ops->guest_cpl(v) == 3)
+		access |= GW_USER;
+	uint8_t *p = buf;
+	while (len) {
+		struct gwalk_result w;
+		size_t chunk = 4096 - (la & 4095);
+		if (chunk > len)
+			chunk = len;
+		int f = gwalk(&v->vm->mem, &regs, la, access, &w);
+		if (f == 1 || f == 2) {
+			if (pf_error)
+				*pf_error = w.pf_error;
+			if (fault_la)
+				*fault_la = la;
+			return f == 1 ? GVA_PAGE_FAULT : GVA_NOT_RAM;
+		}
+		if (f)
+			return GVA_GP;
+		int bad = (access & GW_WRITE) ? gmem_write(&v->vm->mem, w.gpa, p, chunk)
+					      : gmem_read(&v->vm->mem, w.gpa, p, chunk);
+		if (bad)
+			return GVA_NOT_RAM;
+		la += chunk;
+		p += chunk;
+		len -= chunk;
+	}
+	return GVA_OK;
+}
+
+enum gva_result guest_linear_read(struct vcpu *v, uint64_t la, void *buf, size_t len,
+				  unsigned access, uint32_t *pf_error, uint64_t *fault_la)
+{
+	return linear_copy(v, la, buf, len, access & ~GW_WRITE, pf_error, fault_la);
+}
+
+enum gva_result guest_linear_write(struct vcpu *v, uint64_t la, const void *buf, size_t len,
+				   uint32_t *pf_error, uint64_t *fault_la)
+{
+	return linear_copy(v, la, (void *)buf, len, GW_WRITE, pf_error, fault_la);
+}
+
+int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn)
+{
+	unsigned bits = vcpu_ops->guest_cs_size(v);
+	enum x86_mode mode = bits == 64 ? X86_MODE_LONG64 : bits == 32 ? X86_MODE_PROT32
+			   : (vcpu_ops->get_cr(v, 0) & 1) ? X86_MODE_PROT16 : X86_MODE_REAL16;
+	uint64_t la = vcpu_ops->seg_base(v, 1) + v->rip;
+	if (bits != 64)
+		la &= 0xffffffffu;
+	uint8_t bytes[15];
+	/* Fetch what is there: up to the end of the page first, the rest only
+	 * if the decoder asks for more (the next page may be unmapped). */
+	size_t first = 4096 - (la & 4095);
+	if (first > sizeof(bytes))
+		first = sizeof(bytes);
+	int r = guest_linear_read(v, la, bytes, first, GW_FETCH, NULL, NULL);
+	if (r)
+		return r;
+	int d = x86_decode(bytes, first, mode, insn);
+	if (d == -2 && first < sizeof(bytes)) {
+		r = guest_linear_read(v, la + first, bytes + first, sizeof(bytes) - first, GW_FETCH, NULL, NULL);
+		if (r)
+			return r;
+		d = x86_decode(bytes, sizeof(bytes), mode, insn);
+	}
+	return d ? GVA_GP : 0;
+}

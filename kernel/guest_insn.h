@@ -1,0 +1,27 @@
+/*
+ * Reading the guest's instructions and memory by guest-virtual address:
+ * through the guest's own page tables (mm/gwalk.c) and its memory map
+ * (mm/gmem.c), never a raw pointer.  Used for instruction lengths where the
+ * CPU gives none (QEMU TCG's SVM has no nRIP save), MMIO emulation, and
+ * string I/O.
+ */
+#ifndef NESTOR_GUEST_INSN_H
+#define NESTOR_GUEST_INSN_H
+#include <stdint.h>
+#include <stddef.h>
+#include "arch/x86/decode.h"
+
+struct vcpu;
+
+enum gva_result { GVA_OK = 0, GVA_PAGE_FAULT = 1, GVA_NOT_RAM = 2, GVA_GP = 3 };
+
+/* Copy len bytes at guest-linear address la.  On GVA_PAGE_FAULT, *pf_error
+ * holds the #PF error code and *fault_la the faulting address (for CR2). */
+enum gva_result guest_linear_read(struct vcpu *v, uint64_t la, void *buf, size_t len,
+				  unsigned access, uint32_t *pf_error, uint64_t *fault_la);
+enum gva_result guest_linear_write(struct vcpu *v, uint64_t la, const void *buf, size_t len,
+				   uint32_t *pf_error, uint64_t *fault_la);
+/* Fetch and decode the instruction at CS:RIP. 0 ok; otherwise a gva_result
+ * (the caller injects #PF or ends the VM). */
+int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn);
+#endif

@@ -1,0 +1,100 @@
+/*
+ * The arch-neutral VM and vCPU (DESIGN.md principle 2).  A backend (svm/ or
+ * vmx/) turns each hardware exit into one struct vm_exit; kernel/exits.c
+ * handles the common ones once for both vendors.
+ */
+#ifndef NESTOR_VCPU_H
+#define NESTOR_VCPU_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "kernel/config.h"
+#include "kernel/hypercall.h"
+#include "kernel/spinlock.h"
+#include "mm/gmem.h"
+#include "mm/s2pt.h"
+
+#define VM_MAX_VCPUS 8
+#define VREG_EFER 8
+#define VREG_PAT 9
+
+/* General-purpose registers in the x86 encoding order (RAX=0 ... R15=15). */
+enum gpr { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+
+struct vm_exit {
+	enum exit_kind kind;
+	uint64_t reason;       /* the vendor's raw exit code, for statistics and dumps */
+	uint8_t insn_len;      /* length of the exiting instruction, when known (0 = not) */
+	union {
+		struct { uint16_t port; uint8_t size; bool in, string, rep; } io;
+		struct { uint32_t msr; } msr;
+		struct { uint64_t gpa; bool write, fetch, present; } npf;
+		struct { uint8_t vector; bool has_error; uint32_t error; } exc;
+	};
+};
+
+struct vcpu;
+struct vm;
+
+/* What a backend provides (chosen at boot from CPUID). */
+struct vcpu_ops {
+	const char *name;
+	int (*hw_enable)(void);                        /* per physical CPU */
+	int (*vcpu_create)(struct vcpu *v);            /* VMCB/VMCS with the boot state */
+	void (*vcpu_run)(struct vcpu *v, struct vm_exit *exit); /* enter, return decoded exit */
+	/* Register state the exit handlers need, besides v->gpr / v->rip. */
+	uint64_t (*get_cr)(struct vcpu *v, int cr);    /* 0, 2, 3, 4, VREG_EFER, VREG_PAT */
+	void (*set_cr)(struct vcpu *v, int cr, uint64_t val); /* the guest's value, checked by the caller */
+	int (*guest_cpl)(struct vcpu *v);
+	bool (*guest_long_mode)(struct vcpu *v);       /* CS.L */
+	unsigned (*guest_cs_size)(struct vcpu *v);     /* 16, 32, 64 */
+	uint64_t (*seg_base)(struct vcpu *v, int seg); /* ES=0 CS SS DS FS GS */
+	void (*inject_exception)(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
+	void (*inject_irq)(struct vcpu *v, uint8_t vector); /* only when irq_window_open */
+	bool (*irq_window_open)(struct vcpu *v);       /* RFLAGS.IF and no interrupt shadow */
+	void (*request_irq_window)(struct vcpu *v, bool on);
+	void (*dump)(struct vcpu *v);                  /* state dump when a VM dies */
+};
+
+extern const struct vcpu_ops *vcpu_ops;
+extern const struct vcpu_ops svm_ops;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	unsigned pcpu;
+	uint64_t gpr[16];       /* saved/restored around guest entry by the backend */
+	uint64_t rip;           /* RIP of the exiting instruction; handlers advance it */
+	uint64_t rflags;
+	bool halted;
+	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
+	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
+	struct hc_exit_stats stats;
+};
+
+enum vm_state { VM_RUNNING, VM_ENDED };
+
+struct vm {
+	unsigned id;
+	const struct vm_config *cfg;
+	struct gmem mem;
+	struct s2pt s2;          /* NPT01 / EPT01 */
+	uint64_t ram_hpa, ram_size;
+	unsigned nvcpus;
+	struct vcpu vcpu[VM_MAX_VCPUS];
+	uint32_t asid;
+	volatile enum vm_state state;
+	int exit_status;
+	const char *end_reason;
+	/* platform */
+	uint8_t uart_lcr, uart_ier, uart_scratch, uart_dll, uart_dlm, uart_mcr;
+	char line[160];          /* the guest's console line being assembled */
+	unsigned line_len;
+	struct spinlock lock;
+};
+
+/* kernel/exits.c: the common exit handlers; returns false when the vCPU
+ * must stop running (its VM ended). */
+bool handle_exit(struct vcpu *v, struct vm_exit *exit);
+void vm_end(struct vm *vm, int status, const char *why);
+void vm_console_putc(struct vm *vm, char c);
+#endif

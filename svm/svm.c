@@ -1,0 +1,355 @@
+/*
+ * The AMD SVM backend (APM vol. 2 chapter 15): enabling SVM, building a
+ * VMCB for each vCPU (vmcb01 in nested terms), entering the guest and
+ * turning each #VMEXIT into a neutral struct vm_exit for kernel/exits.c.
+ *
+ * Everything the guest controls stays in the VMCB; L0 intercepts what it
+ * must emulate (CPUID, MSRs, I/O, HLT, VMMCALL, SVM instructions, shutdown)
+ * and runs the guest on nested paging (NPT01, built from the VM's memory
+ * map by mm/s2pt.c).
+ */
+#include <string.h>
+#include "svm/vmcb.h"
+#include "kernel/vcpu.h"
+#include "kernel/log.h"
+#include "kernel/guest_insn.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/cpu_caps.h"
+#include "arch/x86/percpu.h"
+#include "mm/frame.h"
+
+#define VM_CR_SVMDIS (1u << 4)
+#define SVM_FEATURE_NRIPS (1u << 3)
+
+void svm_vmrun(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_vmcb_pa);
+void svm_vmsave(uint64_t pa);
+
+struct svm_vcpu {
+	struct vmcb *vmcb;
+};
+
+static uint64_t host_vmcb[MAX_CPUS];  /* L0's hidden state, per physical CPU */
+static uint64_t iopm_pa, msrpm_pa;    /* one policy for every VM */
+static struct spinlock maps_lock;
+
+/* The MSR permission map (APM 15.11): 2 bits per MSR (read, write) in three
+ * 2 KiB blocks for MSRs 0-0x1fff, 0xc0000000-0xc0001fff, 0xc0010000-0xc0011fff.
+ * A clear bit lets the guest access the MSR directly. */
+static void msrpm_allow(uint8_t *map, uint32_t msr)
+{
+	uint32_t base;
+	if (msr < 0x2000)
+		base = 0;
+	else if (msr - 0xc0000000u < 0x2000)
+		base = 0x800, msr -= 0xc0000000u;
+	else
+		return;
+	unsigned bit = msr * 2;
+	map[base + bit / 8] &= (uint8_t)~(3u << (bit % 8));
+}
+
+/* MSRs whose guest values live in the VMCB and are switched by VMRUN /
+ * VMLOAD / VMSAVE: the guest may read and write them directly. */
+static const uint32_t passthrough_msrs[] = {
+	0x174, 0x175, 0x176,                         /* SYSENTER_CS/ESP/EIP */
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR LSTAR CSTAR SFMASK */
+	0xc0000100, 0xc0000101, 0xc0000102,          /* FS_BASE GS_BASE KERNEL_GS_BASE */
+};
+
+static int svm_make_maps(void)
+{
+	spin_lock(&maps_lock);
+	if (!iopm_pa) {
+		/* I/O permission map: 12 KiB, one bit per port, all intercepted. */
+		uint64_t io = frame_alloc_pages(3, 0);
+		uint64_t msr = frame_alloc_pages(2, 0);
+		if (io && msr) {
+			memset((void *)io, 0xff, 3 * PAGE_SIZE);
+			memset((void *)msr, 0xff, 2 * PAGE_SIZE);
+			for (unsigned i = 0; i < sizeof(passthrough_msrs) / sizeof(passthrough_msrs[0]); i++)
+				msrpm_allow((uint8_t *)msr, passthrough_msrs[i]);
+			iopm_pa = io;
+			msrpm_pa = msr;
+		}
+	}
+	spin_unlock(&maps_lock);
+	return iopm_pa ? 0 : -1;
+}
+
+static int svm_hw_enable(void)
+{
+	unsigned cpu = this_cpu()->index;
+	if (host_vmcb[cpu])
+		return 0;
+	/* APM 15.4: SVM may be disabled by firmware (VM_CR.SVMDIS). */
+	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
+		log_err("svm: disabled by firmware (VM_CR.SVMDIS); enable SVM in the setup");
+		return -1;
+	}
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	uint64_t hsave = frame_alloc_pages(1, 0);
+	uint64_t host = frame_alloc_pages(1, 0);
+	if (!hsave || !host || svm_make_maps())
+		return -1;
+	wrmsr(MSR_VM_HSAVE_PA, hsave);
+	svm_vmsave(host);
+	host_vmcb[cpu] = host;
+	return 0;
+}
+
+static struct vmcb *vmcb_of(struct vcpu *v)
+{
+	return ((struct svm_vcpu *)v->arch)->vmcb;
+}
+
+static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t limit, uint64_t base)
+{
+	s->selector = sel;
+	s->attrib = attrib;
+	s->limit = limit;
+	s->base = base;
+}
+
+/* The vCPU starts in the state the Multiboot protocol promises (spec 3.2):
+ * 32-bit protected mode, flat 4 GiB segments, paging off, interrupts off.
+ * Unlike VMX, SVM runs any mode directly, so no real-mode tricks. */
+static int svm_vcpu_create(struct vcpu *v)
+{
+	struct svm_vcpu *s = (struct svm_vcpu *)frame_alloc_pages(1, 0);
+	uint64_t vmcb_pa = frame_alloc_pages(1, 0);
+	if (!s || !vmcb_pa)
+		return -1;
+	s->vmcb = (struct vmcb *)vmcb_pa;
+	v->arch = s;
+	struct vmcb_control *c = &s->vmcb->ctl;
+	struct vmcb_save *g = &s->vmcb->save;
+
+	c->intercept_misc1 = SVM_INTERCEPT_INTR | SVM_INTERCEPT_NMI | SVM_INTERCEPT_INIT |
+			     SVM_INTERCEPT_CPUID | SVM_INTERCEPT_HLT | SVM_INTERCEPT_INVLPGA |
+			     SVM_INTERCEPT_IOIO | SVM_INTERCEPT_MSR | SVM_INTERCEPT_SHUTDOWN |
+			     SVM_INTERCEPT_INVD;
+	/* VMRUN must be intercepted (APM 15.5.1, else VMEXIT_INVALID); the other
+	 * SVM instructions would reach host state, so they are all ours. */
+	c->intercept_misc2 = SVM_INTERCEPT_VMRUN | SVM_INTERCEPT_VMMCALL | SVM_INTERCEPT_VMLOAD |
+			     SVM_INTERCEPT_VMSAVE | SVM_INTERCEPT_STGI | SVM_INTERCEPT_CLGI |
+			     SVM_INTERCEPT_SKINIT | SVM_INTERCEPT_MONITOR | SVM_INTERCEPT_MWAIT |
+			     SVM_INTERCEPT_XSETBV;
+	c->intercept_exc = 1u << 18; /* #MC: a machine check belongs to L0 */
+	c->iopm_base_pa = iopm_pa;
+	c->msrpm_base_pa = msrpm_pa;
+	c->asid = v->vm->asid;
+	c->tlb_control = 1; /* flush this ASID on the first VMRUN */
+	c->vintr = SVM_VINTR_V_INTR_MASKING;
+	c->np_enable = 1;
+	c->n_cr3 = v->vm->s2.root;
+
+	set_seg(&g->cs, 0x08, 0xc9b, 0xffffffff, 0); /* code, 32-bit, 4 KiB granular */
+	set_seg(&g->ds, 0x10, 0xc93, 0xffffffff, 0);
+	g->es = g->ss = g->fs = g->gs = g->ds;
+	set_seg(&g->gdtr, 0, 0, 0xffff, 0);
+	set_seg(&g->idtr, 0, 0, 0xffff, 0);
+	set_seg(&g->ldtr, 0, 0x82, 0xffff, 0);
+	set_seg(&g->tr, 0, 0x8b, 0xffff, 0);
+	g->cr0 = CR0_PE | (1u << 4); /* PE, ET */
+	g->efer = EFER_SVME;         /* required by VMRUN; the guest reads it as 0 (msr.c) */
+	g->dr6 = 0xffff0ff0;
+	g->dr7 = 0x400;
+	g->g_pat = 0x0007040600070406ull; /* power-on PAT */
+	v->rflags = 0x2;
+	return 0;
+}
+
+/* Exit code -> neutral exit kind (APM appendix C). */
+static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
+{
+	uint64_t code = vm->ctl.exit_code, info1 = vm->ctl.exit_info1;
+	memset(e, 0, sizeof(*e));
+	e->reason = code;
+	switch (code) {
+	case SVM_EXIT_CPUID:
+		e->kind = EXIT_CPUID;
+		break;
+	case SVM_EXIT_MSR:
+		e->kind = info1 ? EXIT_MSR_WRITE : EXIT_MSR_READ;
+		e->msr.msr = (uint32_t)v->gpr[RCX];
+		break;
+	case SVM_EXIT_IOIO:
+		/* APM 15.10.2: EXITINFO1 describes the access, EXITINFO2 is the next RIP. */
+		e->kind = EXIT_IO;
+		e->io.port = (uint16_t)(info1 >> 16);
+		e->io.in = info1 & 1;
+		e->io.string = (info1 >> 2) & 1;
+		e->io.rep = (info1 >> 3) & 1;
+		e->io.size = (info1 >> 4) & 1 ? 1 : (info1 >> 5) & 1 ? 2 : 4;
+		e->insn_len = (uint8_t)(vm->ctl.exit_info2 - v->rip);
+		break;
+	case SVM_EXIT_HLT:
+		e->kind = EXIT_HLT;
+		break;
+	case SVM_EXIT_VMMCALL:
+		e->kind = EXIT_HYPERCALL;
+		break;
+	case SVM_EXIT_NPF:
+		/* APM 15.25.6: EXITINFO1 is a #PF-style error code, EXITINFO2 the GPA. */
+		e->kind = EXIT_NPF;
+		e->npf.gpa = vm->ctl.exit_info2;
+		e->npf.present = info1 & 1;
+		e->npf.write = (info1 >> 1) & 1;
+		e->npf.fetch = (info1 >> 4) & 1;
+		break;
+	case SVM_EXIT_SHUTDOWN:
+		e->kind = EXIT_SHUTDOWN;
+		break;
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+		e->kind = EXIT_INTR;
+		break;
+	case SVM_EXIT_VINTR:
+		e->kind = EXIT_IRQ_WINDOW;
+		break;
+	case SVM_EXIT_INVALID:
+		e->kind = EXIT_INVALID;
+		break;
+	default:
+		if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+			e->kind = EXIT_EXCEPTION;
+			e->exc.vector = (uint8_t)(code - SVM_EXIT_EXCP_BASE);
+			e->exc.error = (uint32_t)info1;
+		} else {
+			e->kind = EXIT_OTHER; /* SVM instructions, INVD, MONITOR...: exits.c decides */
+		}
+		break;
+	}
+	/* Instruction length: from nRIP where the CPU saves it (APM 15.7.1);
+	 * QEMU TCG does not, so kernel/guest_insn.c decodes the instruction. */
+	if (!e->insn_len && (cpu_caps.svm_features & SVM_FEATURE_NRIPS) && vm->ctl.next_rip > v->rip)
+		e->insn_len = (uint8_t)(vm->ctl.next_rip - v->rip);
+}
+
+static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
+{
+	struct vmcb *vm = vmcb_of(v);
+	vm->save.rax = v->gpr[RAX];
+	vm->save.rsp = v->gpr[RSP];
+	vm->save.rip = v->rip;
+	vm->save.rflags = v->rflags;
+	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
+	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);
+	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
+	v->gpr[RAX] = vm->save.rax;
+	v->gpr[RSP] = vm->save.rsp;
+	v->rip = vm->save.rip;
+	v->rflags = vm->save.rflags;
+	vm->ctl.tlb_control = 0;
+	vm->ctl.clean = 0;
+	/* An event that was being delivered when the exit happened must be
+	 * delivered again (APM 15.7.2, EXITINTINFO). */
+	if (vm->ctl.exit_int_info & SVM_EVTINJ_VALID)
+		vm->ctl.event_inj = vm->ctl.exit_int_info;
+	decode_exit(v, vm, exit);
+}
+
+static uint64_t svm_get_cr(struct vcpu *v, int cr)
+{
+	struct vmcb_save *g = &vmcb_of(v)->save;
+	switch (cr) {
+	case 0: return g->cr0;
+	case 2: return g->cr2;
+	case 3: return g->cr3;
+	case 4: return g->cr4;
+	case VREG_EFER: return g->efer;
+	case VREG_PAT: return g->g_pat;
+	default: return 0;
+	}
+}
+
+static void svm_set_cr(struct vcpu *v, int cr, uint64_t val)
+{
+	struct vmcb_save *g = &vmcb_of(v)->save;
+	switch (cr) {
+	case VREG_EFER: g->efer = val | EFER_SVME; break; /* SVME stays on for VMRUN (APM 15.5.1) */
+	case VREG_PAT: g->g_pat = val; break;
+	default: break;
+	}
+}
+
+static int svm_guest_cpl(struct vcpu *v) { return vmcb_of(v)->save.cpl; }
+static bool svm_long_mode(struct vcpu *v) { return (vmcb_of(v)->save.cs.attrib >> 9) & 1; }
+
+static unsigned svm_cs_size(struct vcpu *v)
+{
+	const struct vmcb_save *g = &vmcb_of(v)->save;
+	if (!(g->cr0 & CR0_PE))
+		return 16;
+	if ((g->efer & EFER_LME) && ((g->cs.attrib >> 9) & 1))
+		return 64;
+	return (g->cs.attrib >> 10) & 1 ? 32 : 16;
+}
+
+static uint64_t svm_seg_base(struct vcpu *v, int seg)
+{
+	struct vmcb_save *g = &vmcb_of(v)->save;
+	const struct vmcb_seg *segs[6] = { &g->es, &g->cs, &g->ss, &g->ds, &g->fs, &g->gs };
+	return seg >= 0 && seg < 6 ? segs[seg]->base : 0;
+}
+
+static void svm_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
+{
+	vmcb_of(v)->ctl.event_inj = vector | SVM_EVTINJ_TYPE_EXC | SVM_EVTINJ_VALID |
+				    (has_error ? SVM_EVTINJ_EV | ((uint64_t)error << 32) : 0);
+}
+
+static void svm_inject_irq(struct vcpu *v, uint8_t vector)
+{
+	vmcb_of(v)->ctl.event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
+}
+
+static bool svm_irq_window_open(struct vcpu *v)
+{
+	struct vmcb *vm = vmcb_of(v);
+	return (v->rflags & (1u << 9)) && !(vm->ctl.int_state & 1) && !(vm->ctl.event_inj & SVM_EVTINJ_VALID);
+}
+
+/* APM 15.21.4: a virtual interrupt with V_IGN_TPR exits (VINTR) as soon as
+ * the guest could take an interrupt. */
+static void svm_request_irq_window(struct vcpu *v, bool on)
+{
+	struct vmcb *vm = vmcb_of(v);
+	if (on) {
+		vm->ctl.vintr |= SVM_VINTR_V_IRQ | SVM_VINTR_V_IGN_TPR;
+		vm->ctl.intercept_misc1 |= SVM_INTERCEPT_VINTR;
+	} else {
+		vm->ctl.vintr &= ~(SVM_VINTR_V_IRQ | SVM_VINTR_V_IGN_TPR);
+		vm->ctl.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	}
+}
+
+static void svm_dump(struct vcpu *v)
+{
+	struct vmcb *vm = vmcb_of(v);
+	const struct vmcb_save *g = &vm->save;
+	log_err("  exit %#lx info1 %#lx info2 %#lx intinfo %#lx", vm->ctl.exit_code,
+		vm->ctl.exit_info1, vm->ctl.exit_info2, vm->ctl.exit_int_info);
+	log_err("  RIP %#lx RSP %#lx RFLAGS %#lx CPL %u CS %04x/%#x", g->rip, g->rsp, g->rflags,
+		g->cpl, g->cs.selector, g->cs.attrib);
+	log_err("  CR0 %#lx CR3 %#lx CR4 %#lx EFER %#lx CR2 %#lx", g->cr0, g->cr3, g->cr4, g->efer, g->cr2);
+	log_err("  RAX %#lx RBX %#lx RCX %#lx RDX %#lx", g->rax, v->gpr[RBX], v->gpr[RCX], v->gpr[RDX]);
+}
+
+const struct vcpu_ops svm_ops = {
+	.name = "SVM",
+	.hw_enable = svm_hw_enable,
+	.vcpu_create = svm_vcpu_create,
+	.vcpu_run = svm_vcpu_run,
+	.get_cr = svm_get_cr,
+	.set_cr = svm_set_cr,
+	.guest_cpl = svm_guest_cpl,
+	.guest_long_mode = svm_long_mode,
+	.guest_cs_size = svm_cs_size,
+	.seg_base = svm_seg_base,
+	.inject_exception = svm_inject_exception,
+	.inject_irq = svm_inject_irq,
+	.irq_window_open = svm_irq_window_open,
+	.request_irq_window = svm_request_irq_window,
+	.dump = svm_dump,
+};
