@@ -28,8 +28,8 @@ KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 DEPS_STAMP := $(BUILD)/.deps-ok
 .SECONDEXPANSION:
 
-.PHONY: all deps run test unit fuzz fuzz-smoke integ clean
-all: $(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI
+.PHONY: all guests deps run test unit fuzz fuzz-smoke integ clean
+all: $(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI $(GUESTS)
 
 $(DEPS_STAMP): tools/install-deps.sh
 	@mkdir -p $(@D)
@@ -52,6 +52,27 @@ $(BUILD)/kernel/%.S.o: %.S | $(DEPS_STAMP)
 	@$(CC) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/kernel/kernel/default_cfg.S.o: kernel/default.cfg
+$(BUILD)/kernel/kernel/builtin_guests.S.o: KERNEL_ASFLAGS += -DBUILTIN_DEMO='"$(BUILD)/guests/demo.elf"'
+$(BUILD)/kernel/kernel/builtin_guests.S.o: $(BUILD)/guests/demo.elf
+
+# ---- test guests (tests/guests): Multiboot1 kernels on the same runtime,
+# reusing Nestor's own Multiboot entry and trap stubs.
+GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/entry.S arch/x86/entry64.S arch/x86/traps.S
+GUEST_RT_OBJ := $(patsubst %,$(BUILD)/guests/obj/%.o,$(GUEST_RT_SRC))
+GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/guests/*.c))
+
+$(BUILD)/guests/obj/%.c.o: %.c $(NEWLIB)/lib/libc.a
+	@mkdir -p $(@D)
+	@echo "  CC      $< (guest)"
+	@$(CC) $(KERNEL_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/guests/obj/%.S.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@$(CC) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/guests/%.elf: $(BUILD)/guests/obj/tests/guests/%.c.o $(GUEST_RT_OBJ) tests/guests/rt/guest.ld
+	@echo "  LD      $@"
+	@$(LD) -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T tests/guests/rt/guest.ld \
+		-o $@ $< $(GUEST_RT_OBJ) $(NEWLIB)/lib/libc.a $(LIBGCC)
+guests: $(GUESTS)
 
 $(BUILD)/nestor.elf: $(KERNEL_OBJ) linker.ld $(NEWLIB)/lib/libc.a
 	@echo "  LD      $@"
@@ -139,4 +160,4 @@ clean:
 	rm -rf $(BUILD)/kernel $(BUILD)/efi $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/integ \
 		$(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI
 
--include $(KERNEL_OBJ:.o=.d)
+-include $(KERNEL_OBJ:.o=.d) $(GUEST_RT_OBJ:.o=.d)

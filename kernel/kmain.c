@@ -16,6 +16,7 @@
 #include "kernel/log.h"
 #include "kernel/run.h"
 #include "kernel/selftest.h"
+#include "kernel/vm.h"
 #include "mm/memmap.h"
 #include "mm/frame.h"
 #include "mm/paging.h"
@@ -235,7 +236,8 @@ void kmain(const struct boot_info *bi_in)
 		log_info("vm %s: %lu MiB, %u vCPU(s), image %s (%s)%s", cfg.vms[i].name,
 			 cfg.vms[i].memory_bytes >> 20, cfg.vms[i].vcpus, cfg.vms[i].image,
 			 cfg_format_name(cfg.vms[i].format), cfg.vms[i].nested ? ", nested" : "");
-	if (cfg.vm_count)
-		log_warn("vm: no virtualization backend in this build yet; VMs not started");
-	run_end(RUN_PASS);
+	int failed = vms_run(&cfg, &bi);
+	if (failed)
+		log_err("vm: %d VM(s) could not start", failed);
+	run_end(failed ? RUN_FAIL : RUN_PASS);
 }

@@ -66,6 +66,7 @@ struct vcpu {
 	uint64_t rip;           /* RIP of the exiting instruction; handlers advance it */
 	uint64_t rflags;
 	bool halted;
+	uint64_t mtrr_def_type;
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats;
@@ -86,6 +87,8 @@ struct vm {
 	int exit_status;
 	const char *end_reason;
 	/* platform */
+	uint32_t pci_addr;
+	bool logged_hole_read, logged_hole_write;
 	uint8_t uart_lcr, uart_ier, uart_scratch, uart_dll, uart_dlm, uart_mcr;
 	char line[160];          /* the guest's console line being assembled */
 	unsigned line_len;

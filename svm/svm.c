@@ -267,6 +267,7 @@ static void svm_set_cr(struct vcpu *v, int cr, uint64_t val)
 {
 	struct vmcb_save *g = &vmcb_of(v)->save;
 	switch (cr) {
+	case 2: g->cr2 = val; break;
 	case VREG_EFER: g->efer = val | EFER_SVME; break; /* SVME stays on for VMRUN (APM 15.5.1) */
 	case VREG_PAT: g->g_pat = val; break;
 	default: break;

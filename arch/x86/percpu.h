@@ -23,6 +23,7 @@ struct percpu {
 	uint32_t apic_id;
 	uint64_t stack_top;
 	volatile int online;
+	void (*volatile work)(void); /* set by smp_run_on() */
 	uint64_t gdt[5];     /* null, code64, data, TSS (two slots) */
 	struct tss64 tss;
 };

@@ -91,11 +91,27 @@ void ap_main(struct percpu *cpu)
 	log_info("cpu %u online (APIC id %u)", cpu->index, id);
 	__atomic_store_n(&cpu->online, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&cpus_online, 1, __ATOMIC_ACQ_REL);
-	/* Idle until there is work (later: run a vCPU). */
+	/* Idle until the BSP hands us work (smp_run_on), e.g. running vCPUs. */
 	for (;;) {
+		void (*work)(void) = __atomic_exchange_n(&cpu->work, NULL, __ATOMIC_ACQ_REL);
+		if (work)
+			work();
 		sti();
 		hlt();
+		cli();
 	}
+}
+
+static void wake_ipi(struct trap_frame *tf)
+{
+	(void)tf;
+	lapic_eoi();
+}
+
+void smp_run_on(unsigned cpu, void (*fn)(void))
+{
+	__atomic_store_n(&percpu_area[cpu].work, fn, __ATOMIC_RELEASE);
+	lapic_send_ipi(percpu_area[cpu].apic_id, VEC_IPI_WAKE);
 }
 
 static int start_ap(unsigned index, uint32_t apic_id)
@@ -149,6 +165,7 @@ unsigned smp_start_aps(const struct acpi_info *acpi)
 	memcpy((void *)tramp_page, tramp_start, len);
 	paging_map(tramp_page, tramp_page, PAGE_SIZE, MAP_RX);
 
+	trap_register(VEC_IPI_WAKE, wake_ipi);
 	unsigned next = 1;
 	for (unsigned i = 0; i < acpi->cpu_count && next < MAX_CPUS; i++) {
 		uint32_t id = acpi->apic_ids[i];

@@ -1,0 +1,91 @@
+#include <string.h>
+#include "kernel/cpuid_view.h"
+
+/* Feature bits by leaf (SDM vol. 2A CPUID, APM vol. 3 appendix E). */
+#define L1_ECX_MONITOR   (1u << 3)
+#define L1_ECX_VMX       (1u << 5)
+#define L1_ECX_SMX       (1u << 6)
+#define L1_ECX_X2APIC    (1u << 21)
+#define L1_ECX_TSC_DL    (1u << 24)
+#define L1_ECX_XSAVE     (1u << 26)
+#define L1_ECX_OSXSAVE   (1u << 27)
+#define L1_ECX_AVX       (1u << 28)
+#define L1_ECX_HYPERVISOR (1u << 31)
+#define L7_ECX_LA57      (1u << 16)
+#define E1_ECX_SVM       (1u << 2)
+
+/* Leaf 7 EBX features the guest may use: none needs an XSAVE state or an
+ * intercept Nestor lacks.  (FSGSBASE, BMI1, SMEP, BMI2, ERMS, SMAP, ADX,
+ * CLFLUSHOPT, CLWB, SHA; AVX2/AVX-512 stay hidden since XSAVE is.) */
+#define L7_EBX_ALLOWED ((1u << 0) | (1u << 3) | (1u << 7) | (1u << 8) | (1u << 9) | \
+			(1u << 19) | (1u << 20) | (1u << 23) | (1u << 24) | (1u << 29))
+
+static struct cpuid_out hv_signature(void)
+{
+	struct cpuid_out r = { CPUID_HV_TIMING, 0, 0, 0 };
+	memcpy(&r.ebx, NESTOR_CPUID_SIGNATURE, 4);
+	memcpy(&r.ecx, NESTOR_CPUID_SIGNATURE + 4, 4);
+	memcpy(&r.edx, NESTOR_CPUID_SIGNATURE + 8, 4);
+	return r;
+}
+
+struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, uint32_t subleaf,
+				  struct cpuid_out r)
+{
+	(void)subleaf;
+	switch (leaf) {
+	case 1:
+		/* EBX[31:24] initial APIC ID, [23:16] logical processors per package. */
+		r.ebx = (r.ebx & 0x0000ffffu) | (g->vcpu_index << 24) | ((g->nvcpus & 0xff) << 16);
+		r.ecx &= ~(L1_ECX_MONITOR | L1_ECX_SMX | L1_ECX_TSC_DL | L1_ECX_XSAVE |
+			   L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_X2APIC);
+		if (!g->nested)
+			r.ecx &= ~L1_ECX_VMX;
+		if (g->x2apic)
+			r.ecx |= L1_ECX_X2APIC;
+		r.ecx |= L1_ECX_HYPERVISOR;
+		r.edx |= 1u << 9; /* a (virtual) local APIC is always there */
+		break;
+	case 5:           /* MONITOR/MWAIT: hidden */
+	case 6:           /* thermal and power management: not virtualized */
+	case 0xd:         /* XSAVE state: hidden with XSAVE */
+	case 0x80000007:  /* power management */
+		r.eax = r.ebx = r.ecx = r.edx = 0;
+		break;
+	case 7:
+		if (subleaf == 0) {
+			r.eax = 0; /* no further subleaves */
+			r.ebx &= L7_EBX_ALLOWED;
+			r.ecx &= ~L7_ECX_LA57; /* 5-level paging: not offered */
+			r.ecx &= (1u << 2) | (1u << 22); /* UMIP, RDPID */
+			r.edx = 0;
+		} else {
+			r.eax = r.ebx = r.ecx = r.edx = 0;
+		}
+		break;
+	case 0xb:
+	case 0x1f:
+		r.edx = g->vcpu_index; /* x2APIC ID */
+		break;
+	case CPUID_HV_BASE:
+		return hv_signature();
+	case CPUID_HV_TIMING:
+		r.eax = g->tsc_khz;
+		r.ebx = g->bus_khz;
+		r.ecx = r.edx = 0;
+		break;
+	case 0x80000001:
+		if (!g->nested)
+			r.ecx &= ~E1_ECX_SVM;
+		break;
+	case 0x8000000a:
+		if (!g->nested)
+			r.eax = r.ebx = r.ecx = r.edx = 0;
+		break;
+	default:
+		if (leaf > CPUID_HV_BASE && leaf < 0x80000000u)
+			r.eax = r.ebx = r.ecx = r.edx = 0;
+		break;
+	}
+	return r;
+}

@@ -1,0 +1,219 @@
+#include <string.h>
+#include "kernel/guest_load.h"
+
+#define MB1_MAGIC 0x1badb002u
+#define MB1_BOOT_MAGIC 0x2badb002u
+#define MB1_SEARCH 8192            /* the header is in the first 8 KiB (MB spec 3.1.1) */
+#define MB1_FLAG_ADDRESS (1u << 16)
+#define MB1_KNOWN_REQUIREMENTS 0x3u /* bit 0 page-align modules, bit 1 memory info */
+
+static int fail(char *err, size_t errlen, const char *msg)
+{
+	size_t n = strlen(msg);
+	if (errlen) {
+		if (n >= errlen)
+			n = errlen - 1;
+		memcpy(err, msg, n);
+		err[n] = 0;
+	}
+	return -1;
+}
+
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static int zero_fill(struct gmem *g, uint64_t gpa, uint64_t len)
+{
+	static const uint8_t zeros[512];
+	while (len) {
+		size_t n = len < sizeof(zeros) ? len : sizeof(zeros);
+		if (gmem_write(g, gpa, zeros, n))
+			return -1;
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ELF32 or ELF64 PT_LOAD segments to their physical addresses (p_paddr). */
+static int load_elf(struct gmem *g, const uint8_t *img, size_t size, struct guest_boot *out,
+		    char *err, size_t errlen)
+{
+	if (size < 52 || memcmp(img, "\x7f" "ELF", 4) || img[5] != 1)
+		return fail(err, errlen, "image: not a little-endian ELF file");
+	bool is64 = img[4] == 2;
+	if (is64 && size < 64)
+		return fail(err, errlen, "image: truncated ELF64 header");
+	uint64_t phoff = is64 ? rd64(img + 32) : rd32(img + 28);
+	unsigned phentsize = rd16(img + (is64 ? 54 : 42));
+	unsigned phnum = rd16(img + (is64 ? 56 : 44));
+	uint64_t entry = is64 ? rd64(img + 24) : rd32(img + 24);
+	if (phentsize < (is64 ? 56u : 32u) || phnum == 0 || phnum > 64 ||
+	    phoff > size || (uint64_t)phnum * phentsize > size - phoff)
+		return fail(err, errlen, "image: ELF program headers out of bounds");
+	out->image_start = ~0ull;
+	out->image_end = 0;
+	for (unsigned i = 0; i < phnum; i++) {
+		const uint8_t *ph = img + phoff + (uint64_t)i * phentsize;
+		if (rd32(ph) != 1 /* PT_LOAD */)
+			continue;
+		uint64_t off = is64 ? rd64(ph + 8) : rd32(ph + 4);
+		uint64_t paddr = is64 ? rd64(ph + 24) : rd32(ph + 12);
+		uint64_t filesz = is64 ? rd64(ph + 32) : rd32(ph + 16);
+		uint64_t memsz = is64 ? rd64(ph + 40) : rd32(ph + 20);
+		if (filesz > memsz || off > size || filesz > size - off || paddr + memsz < paddr)
+			return fail(err, errlen, "image: ELF segment out of bounds");
+		if (gmem_write(g, paddr, img + off, filesz) || zero_fill(g, paddr + filesz, memsz - filesz))
+			return fail(err, errlen, "image: ELF segment outside the VM's RAM");
+		if (paddr < out->image_start)
+			out->image_start = paddr;
+		if (paddr + memsz > out->image_end)
+			out->image_end = paddr + memsz;
+	}
+	if (out->image_end == 0)
+		return fail(err, errlen, "image: ELF has no loadable segment");
+	if (entry >> 32)
+		return fail(err, errlen, "image: entry point above 4 GiB (Multiboot starts in 32-bit mode)");
+	out->entry = entry;
+	return 0;
+}
+
+/* The a.out kludge (MB spec 3.1.3): the header's address fields say where
+ * the file's bytes go; the file is one contiguous image from load_addr. */
+static int load_aout(struct gmem *g, const uint8_t *img, size_t size, size_t hdr_off,
+		     const uint8_t *h, struct guest_boot *out, char *err, size_t errlen)
+{
+	uint32_t header_addr = rd32(h + 12), load_addr = rd32(h + 16), load_end = rd32(h + 20);
+	uint32_t bss_end = rd32(h + 24), entry = rd32(h + 28);
+	if (header_addr < load_addr || header_addr - load_addr > hdr_off)
+		return fail(err, errlen, "image: Multiboot address fields inconsistent");
+	size_t file_off = hdr_off - (header_addr - load_addr);
+	uint64_t len = load_end ? (uint64_t)load_end - load_addr : size - file_off;
+	if (load_end && load_end < load_addr)
+		return fail(err, errlen, "image: load_end_addr below load_addr");
+	if (len > size - file_off)
+		return fail(err, errlen, "image: load_end_addr beyond the file");
+	if (gmem_write(g, load_addr, img + file_off, len))
+		return fail(err, errlen, "image: loads outside the VM's RAM");
+	uint64_t end = load_addr + len;
+	if (bss_end > end) {
+		if (zero_fill(g, end, bss_end - end))
+			return fail(err, errlen, "image: bss outside the VM's RAM");
+		end = bss_end;
+	}
+	out->entry = entry;
+	out->image_start = load_addr;
+	out->image_end = end;
+	return 0;
+}
+
+struct mb1_info {
+	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
+	uint32_t syms[4];
+	uint32_t mmap_length, mmap_addr;
+} __attribute__((packed));
+
+struct mb1_mmap { uint32_t size; uint64_t base, len; uint32_t type; } __attribute__((packed));
+struct mb1_mod { uint32_t start, end, string, reserved; };
+
+int guest_load_multiboot1(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+			  const struct guest_module *mods, unsigned nmods, struct guest_boot *out,
+			  char *err, size_t errlen)
+{
+	size_t limit = size < MB1_SEARCH ? size : MB1_SEARCH;
+	const uint8_t *h = NULL;
+	size_t hdr_off = 0;
+	for (size_t off = 0; off + 12 <= limit; off += 4) {
+		uint32_t magic = rd32(img + off), flags = rd32(img + off + 4), sum = rd32(img + off + 8);
+		if (magic == MB1_MAGIC && magic + flags + sum == 0) {
+			h = img + off;
+			hdr_off = off;
+			break;
+		}
+	}
+	if (!h)
+		return fail(err, errlen, "image: no Multiboot header in the first 8 KiB");
+	uint32_t flags = rd32(h + 4);
+	if (flags & 0xffff & ~MB1_KNOWN_REQUIREMENTS)
+		return fail(err, errlen, "image: Multiboot header requires a feature Nestor lacks (video mode?)");
+	int r;
+	if (flags & MB1_FLAG_ADDRESS) {
+		if (hdr_off + 32 > size)
+			return fail(err, errlen, "image: truncated Multiboot header");
+		r = load_aout(g, img, size, hdr_off, h, out, err, errlen);
+	} else {
+		r = load_elf(g, img, size, out, err, errlen);
+	}
+	if (r)
+		return r;
+	if (nmods > GUEST_MAX_MODULES)
+		return fail(err, errlen, "too many modules");
+	if (out->image_start < GUEST_MB1_INFO_GPA + 4096 && out->image_end > GUEST_MB1_INFO_GPA)
+		return fail(err, errlen, "image: overlaps the Multiboot information page at 0x9000");
+
+	/* The information page: info | mmap | module list | cmdline | module names */
+	uint8_t page[4096];
+	memset(page, 0, sizeof(page));
+	struct mb1_info info = { 0 };
+	uint64_t ram = g->ram_top;
+	info.flags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6);
+	info.mem_lower = 639;
+	info.mem_upper = ram > 0x100000 ? (uint32_t)((ram - 0x100000) >> 10) : 0;
+	struct mb1_mmap mm[4] = {
+		{ 20, 0, 0x9fc00, 1 },
+		{ 20, 0x9fc00, 0x400, 2 },
+		{ 20, 0xf0000, 0x10000, 2 },
+		{ 20, 0x100000, ram > 0x100000 ? ram - 0x100000 : 0, 1 },
+	};
+	size_t pos = 256;
+	info.mmap_addr = GUEST_MB1_INFO_GPA + (uint32_t)pos;
+	info.mmap_length = sizeof(mm);
+	memcpy(page + pos, mm, sizeof(mm));
+	pos += sizeof(mm);
+	size_t mods_pos = pos;
+	pos += GUEST_MAX_MODULES * sizeof(struct mb1_mod);
+	size_t cl = cmdline ? strlen(cmdline) : 0;
+	if (cl > 255)
+		return fail(err, errlen, "command line longer than 255 bytes");
+	info.cmdline = GUEST_MB1_INFO_GPA + (uint32_t)pos;
+	memcpy(page + pos, cmdline ? cmdline : "", cl + 1);
+	pos += cl + 1;
+
+	/* Modules after the image, page aligned (header flag bit 0 or not). */
+	uint64_t next = (out->image_end + 4095) & ~4095ull;
+	struct mb1_mod ml[GUEST_MAX_MODULES];
+	for (unsigned i = 0; i < nmods; i++) {
+		size_t nl = strlen(mods[i].name);
+		if (pos + nl + 1 > sizeof(page))
+			return fail(err, errlen, "module names too long");
+		if (gmem_write(g, next, mods[i].data, mods[i].size))
+			return fail(err, errlen, "modules do not fit in the VM's RAM");
+		ml[i] = (struct mb1_mod){ (uint32_t)next, (uint32_t)(next + mods[i].size),
+					  GUEST_MB1_INFO_GPA + (uint32_t)pos, 0 };
+		memcpy(page + pos, mods[i].name, nl + 1);
+		pos += nl + 1;
+		next = (next + mods[i].size + 4095) & ~4095ull;
+	}
+	memcpy(page + mods_pos, ml, nmods * sizeof(struct mb1_mod));
+	info.mods_count = nmods;
+	info.mods_addr = GUEST_MB1_INFO_GPA + (uint32_t)mods_pos;
+	memcpy(page, &info, sizeof(info));
+	if (gmem_write(g, GUEST_MB1_INFO_GPA, page, sizeof(page)))
+		return fail(err, errlen, "VM RAM too small for the Multiboot information");
+	out->eax = MB1_BOOT_MAGIC;
+	out->ebx = GUEST_MB1_INFO_GPA;
+	return 0;
+}
+
+int guest_load_flat(struct gmem *g, const uint8_t *img, size_t size, uint64_t load_addr,
+		    struct guest_boot *out, char *err, size_t errlen)
+{
+	if (gmem_write(g, load_addr, img, size))
+		return fail(err, errlen, "flat image: does not fit in the VM's RAM at load_addr");
+	out->entry = load_addr;
+	out->eax = out->ebx = 0;
+	out->image_start = load_addr;
+	out->image_end = load_addr + size;
+	return 0;
+}

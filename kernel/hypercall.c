@@ -1,0 +1,38 @@
+/* The hypercall ABI of kernel/hypercall.h (docs/hypercalls.md). */
+#include <string.h>
+#include "kernel/platform.h"
+#include "kernel/log.h"
+
+long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	(void)a3;
+	struct vm *vm = v->vm;
+	switch (nr) {
+	case HC_NOP:
+		return 0;
+	case HC_CONSOLE: {
+		if (a2 > 4096)
+			return HC_ERR_INVALID;
+		char buf[256];
+		for (uint64_t off = 0; off < a2; off += sizeof(buf)) {
+			size_t n = a2 - off < sizeof(buf) ? a2 - off : sizeof(buf);
+			if (gmem_read(&vm->mem, a1 + off, buf, n))
+				return HC_ERR_FAULT; /* checked through the memory map: never L0 memory */
+			for (size_t i = 0; i < n; i++)
+				vm_console_putc(vm, buf[i]);
+		}
+		return (long)a2;
+	}
+	case HC_EXIT:
+		vm_end(vm, (int)a1, "exit hypercall");
+		return 0;
+	case HC_EXIT_STATS: {
+		size_t n = a2 < sizeof(v->stats) ? a2 : sizeof(v->stats);
+		if (gmem_write(&vm->mem, a1, &v->stats, n))
+			return HC_ERR_FAULT;
+		return (long)n;
+	}
+	default:
+		return HC_ERR_INVALID;
+	}
+}

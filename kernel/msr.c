@@ -1,0 +1,149 @@
+/*
+ * The MSRs a guest may touch, one table.  Anything not in it raises #GP,
+ * as a CPU does for an MSR it lacks: guests (Linux's rdmsr_safe, KVM's
+ * probes) rely on that.  MSRs whose state lives in the VMCB/VMCS and is
+ * switched by hardware are not intercepted at all (svm.c: passthrough).
+ */
+#include "kernel/platform.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/cpu_caps.h"
+
+#define EFER_GUEST_BITS (EFER_SCE | EFER_LME | (1ull << 10) /* LMA */ | EFER_NXE | \
+			 (1ull << 14) /* LMSLE */ | (1ull << 15) /* FFXSR */)
+
+struct msr_def {
+	uint32_t msr;
+	const char *name;
+	int (*read)(struct vcpu *v, uint32_t msr, uint64_t *val);
+	int (*write)(struct vcpu *v, uint32_t msr, uint64_t val); /* NULL: read-only, writes #GP */
+};
+
+static int efer_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	/* SVME is on in the VMCB for VMRUN's sake; the guest did not set it. */
+	*val = vcpu_ops->get_cr(v, VREG_EFER) & ~(v->vm->cfg->nested ? 0 : EFER_SVME);
+	return 0;
+}
+
+static int efer_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	uint64_t allowed = EFER_GUEST_BITS | (v->vm->cfg->nested ? EFER_SVME : 0);
+	if (val & ~allowed)
+		return -1; /* reserved bit: #GP (APM vol. 2 3.1.7) */
+	/* LMA is read-only: the CPU derives it; keep the current value. */
+	uint64_t cur = vcpu_ops->get_cr(v, VREG_EFER);
+	val = (val & ~(1ull << 10)) | (cur & (1ull << 10));
+	vcpu_ops->set_cr(v, VREG_EFER, val);
+	return 0;
+}
+
+static int pat_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	*val = vcpu_ops->get_cr(v, VREG_PAT);
+	return 0;
+}
+
+static int pat_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	/* Each byte must be a valid memory type: 0, 1, 4, 5, 6, 7 (SDM 11.12.2). */
+	for (int i = 0; i < 8; i++) {
+		uint8_t t = (uint8_t)(val >> (8 * i));
+		if (t > 7 || t == 2 || t == 3)
+			return -1;
+	}
+	vcpu_ops->set_cr(v, VREG_PAT, val);
+	return 0;
+}
+
+static int tsc_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)v; (void)msr;
+	*val = rdtsc();
+	return 0;
+}
+
+static int apic_base_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	*val = 0xfee00000ull | (1u << 11) | (v->index == 0 ? 1u << 8 : 0);
+	return 0;
+}
+
+static int apic_base_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	uint64_t cur;
+	apic_base_read(v, msr, &cur);
+	return val == cur ? 0 : -1; /* relocating or disabling the APIC: not yet */
+}
+
+/* Registers with a stored value and no side effect (MTRR default type). */
+static int stored_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	*val = v->mtrr_def_type;
+	return 0;
+}
+static int stored_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	if (val & ~0xcffull)
+		return -1;
+	v->mtrr_def_type = val;
+	return 0;
+}
+
+static int zero_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)v; (void)msr;
+	*val = 0;
+	return 0;
+}
+
+static int ignore_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)v; (void)msr; (void)val;
+	return 0;
+}
+
+/* VM_CR: SVM disabled and locked unless the VM is nested (APM 15.30.1). */
+static int vm_cr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	*val = v->vm->cfg->nested ? 0 : (1u << 3) | (1u << 4);
+	return 0;
+}
+
+static const struct msr_def msr_table[] = {
+	{ 0x10, "IA32_TIME_STAMP_COUNTER", tsc_read, NULL },
+	{ 0x1b, "IA32_APIC_BASE", apic_base_read, apic_base_write },
+	{ 0xfe, "IA32_MTRRCAP", zero_read, NULL },            /* no variable MTRRs, no fixed */
+	{ 0x277, "IA32_PAT", pat_read, pat_write },
+	{ 0x2ff, "IA32_MTRR_DEF_TYPE", stored_read, stored_write },
+	{ 0xc0000080, "EFER", efer_read, efer_write },
+	{ 0xc0010015, "HWCR", zero_read, ignore_write },
+	{ 0xc0010114, "VM_CR", vm_cr_read, NULL },
+};
+
+static const struct msr_def *find(uint32_t msr)
+{
+	for (unsigned i = 0; i < sizeof(msr_table) / sizeof(msr_table[0]); i++)
+		if (msr_table[i].msr == msr)
+			return &msr_table[i];
+	return NULL;
+}
+
+int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	const struct msr_def *d = find(msr);
+	return d ? d->read(v, msr, val) : -1;
+}
+
+int msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	const struct msr_def *d = find(msr);
+	return d && d->write ? d->write(v, msr, val) : -1;
+}

@@ -1,0 +1,121 @@
+/*
+ * Port I/O the guest sees: a QEMU-compatible PC subset, so test kernels
+ * written for `qemu -kernel` run unmodified (issue: L1 guests on SVM).
+ *   0x3f8-0x3ff  16550 UART (COM1), lines go to the L0 log with the VM name
+ *   0xf4         isa-debug-exit: writing v ends the VM with status (v<<1)|1
+ *   0xcf8/0xcfc  PCI configuration: no devices, data reads all-ones
+ *   everything else: reads all-ones, writes dropped (what an ISA bus with
+ *   nothing on it does).
+ */
+#include <string.h>
+#include "kernel/platform.h"
+#include "kernel/log.h"
+#include "kernel/guest_insn.h"
+#include "arch/x86/traps.h"
+#include "mm/gwalk.h"
+
+#define COM1 0x3f8
+
+static uint32_t uart_read(struct vm *vm, unsigned reg)
+{
+	bool dlab = vm->uart_lcr & 0x80;
+	switch (reg) {
+	case 0: return dlab ? vm->uart_dll : 0;     /* RBR: nothing received */
+	case 1: return dlab ? vm->uart_dlm : vm->uart_ier;
+	case 2: return 0xc1;                         /* IIR: FIFOs on, no interrupt pending */
+	case 3: return vm->uart_lcr;
+	case 4: return vm->uart_mcr;
+	case 5: return 0x60;                         /* LSR: transmitter empty, never busy */
+	case 6: return 0xb0;                         /* MSR: DCD, DSR, CTS */
+	default: return vm->uart_scratch;
+	}
+}
+
+static void uart_write_reg(struct vm *vm, unsigned reg, uint8_t val)
+{
+	bool dlab = vm->uart_lcr & 0x80;
+	switch (reg) {
+	case 0:
+		if (dlab)
+			vm->uart_dll = val;
+		else
+			vm_console_putc(vm, (char)val);
+		break;
+	case 1:
+		if (dlab)
+			vm->uart_dlm = val;
+		else
+			vm->uart_ier = val & 0x0f;
+		break;
+	case 3: vm->uart_lcr = val; break;
+	case 4: vm->uart_mcr = val; break;
+	case 7: vm->uart_scratch = val; break;
+	default: break;
+	}
+}
+
+uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
+{
+	struct vm *vm = v->vm;
+	if (port >= COM1 && port < COM1 + 8 && size == 1)
+		return uart_read(vm, port - COM1);
+	if (port == 0xcf8 && size == 4)
+		return vm->pci_addr;
+	return 0xffffffffu;
+}
+
+void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val)
+{
+	struct vm *vm = v->vm;
+	if (port >= COM1 && port < COM1 + 8 && size == 1) {
+		uart_write_reg(vm, port - COM1, (uint8_t)val);
+	} else if (port == 0xf4) {
+		/* QEMU's isa-debug-exit semantics: the status is (v << 1) | 1. */
+		vm_end(vm, (int)(((val & 0xff) << 1) | 1), "debug-exit port");
+	} else if (port == 0xcf8 && size == 4) {
+		vm->pci_addr = val;
+	}
+}
+
+/* INS/OUTS (with REP): element by element through the guest's page tables,
+ * from ES:RDI or DS:RSI (SDM vol. 2 INS/OUTS).  Returns false when a fault
+ * was injected (RIP not advanced) or the VM ended. */
+bool io_string(struct vcpu *v, const struct vm_exit *e)
+{
+	unsigned addr_bits = vcpu_ops->guest_cs_size(v);
+	uint64_t amask = addr_bits == 64 ? ~0ull : addr_bits == 32 ? 0xffffffffull : 0xffffull;
+	uint64_t count = e->io.rep ? (v->gpr[RCX] & amask) : 1;
+	int step = (v->rflags & (1u << 10)) ? -(int)e->io.size : (int)e->io.size;
+	enum gpr idx = e->io.in ? RDI : RSI;
+	uint64_t base = vcpu_ops->seg_base(v, e->io.in ? 0 : 3);
+
+	for (; count; count--) {
+		uint64_t la = (base + (v->gpr[idx] & amask)) & (addr_bits == 64 ? ~0ull : 0xffffffffull);
+		uint32_t val = 0, pf = 0;
+		uint64_t fault_la = 0;
+		enum gva_result r;
+		if (e->io.in) {
+			val = pio_read(v, e->io.port, e->io.size);
+			r = guest_linear_write(v, la, &val, e->io.size, &pf, &fault_la);
+		} else {
+			r = guest_linear_read(v, la, &val, e->io.size, 0, &pf, &fault_la);
+			if (r == GVA_OK)
+				pio_write(v, e->io.port, e->io.size, val);
+		}
+		if (r == GVA_PAGE_FAULT) {
+			vcpu_ops->set_cr(v, 2, fault_la);
+			vcpu_ops->inject_exception(v, VEC_PF, true, pf);
+			return false;
+		}
+		if (r != GVA_OK) {
+			vm_end(v->vm, -1, "string I/O to memory that is not RAM");
+			return false;
+		}
+		v->gpr[idx] = (v->gpr[idx] & ~amask) | ((v->gpr[idx] + (uint64_t)step) & amask);
+		if (e->io.rep)
+			v->gpr[RCX] = (v->gpr[RCX] & ~amask) | ((v->gpr[RCX] - 1) & amask);
+		if (v->vm->state != VM_RUNNING)
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,15 @@
+/* The guest-visible platform: port I/O devices, MMIO, MSRs, hypercalls. */
+#ifndef NESTOR_PLATFORM_H
+#define NESTOR_PLATFORM_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "kernel/vcpu.h"
+
+uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size);
+void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val);
+bool io_string(struct vcpu *v, const struct vm_exit *e);   /* INS/OUTS, REP */
+bool mmio_exit(struct vcpu *v, const struct vm_exit *e);   /* NPF: emulate or end the VM */
+int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);  /* -1: #GP */
+int msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3);
+#endif

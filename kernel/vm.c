@@ -1,0 +1,241 @@
+/*
+ * VMs and their vCPUs: creation from the configuration (RAM, memory map,
+ * NPT01/EPT01, image), placement on physical CPUs, the run loop, and the
+ * end of a VM with its exit table.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "kernel/vm.h"
+#include "kernel/log.h"
+#include "kernel/guest_load.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/cpu_caps.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/smp.h"
+#include "mm/frame.h"
+
+#define MiB ((uint64_t)1 << 20)
+
+const struct vcpu_ops *vcpu_ops;
+extern const char builtin_demo_start[], builtin_demo_end[];
+
+static struct vm vms[CFG_MAX_VMS];
+static unsigned vm_count;
+static struct vcpu *pcpu_vcpus[MAX_CPUS][CFG_MAX_VMS * VM_MAX_VCPUS];
+static unsigned pcpu_nvcpus[MAX_CPUS];
+static volatile unsigned vms_running;
+
+static const char *const exit_kind_names[] = {
+#define X(name) #name,
+	EXIT_KIND_LIST(X)
+#undef X
+};
+
+void vm_console_putc(struct vm *vm, char c)
+{
+	spin_lock(&vm->lock);
+	if (c == '\n' || vm->line_len == sizeof(vm->line) - 1) {
+		vm->line[vm->line_len] = 0;
+		kprint("[%s] %s\n", vm->cfg->name, vm->line);
+		vm->line_len = 0;
+	}
+	if (c != '\n' && c != '\r')
+		vm->line[vm->line_len++] = c;
+	spin_unlock(&vm->lock);
+}
+
+static void print_exit_table(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct hc_exit_stats *s = &vm->vcpu[i].stats;
+		char line[400];
+		int n = snprintf(line, sizeof(line), "vm %s: vCPU %u: %llu exits:", vm->cfg->name, i, s->total);
+		for (unsigned k = 0; k < EXIT_KIND_COUNT && n < (int)sizeof(line) - 24; k++)
+			if (s->by_kind[k])
+				n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", exit_kind_names[k], s->by_kind[k]);
+		kprint("%s\n", line);
+	}
+}
+
+void vm_end(struct vm *vm, int status, const char *why)
+{
+	spin_lock(&vm->lock);
+	if (vm->state == VM_ENDED) {
+		spin_unlock(&vm->lock);
+		return;
+	}
+	vm->state = VM_ENDED;
+	vm->exit_status = status;
+	vm->end_reason = why;
+	if (vm->line_len) { /* flush a partial console line */
+		vm->line[vm->line_len] = 0;
+		kprint("[%s] %s\n", vm->cfg->name, vm->line);
+		vm->line_len = 0;
+	}
+	spin_unlock(&vm->lock);
+	kprint("NESTOR: vm %s ended: status %d (%s)\n", vm->cfg->name, status, why);
+	__atomic_sub_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);
+}
+
+static uint64_t alloc_table(void *ctx)
+{
+	(void)ctx;
+	return frame_alloc_pages(1, 0);
+}
+
+static const struct boot_module *find_module(const struct boot_info *bi, const char *name)
+{
+	for (unsigned i = 0; i < bi->module_count; i++)
+		if (!strcmp(bi->modules[i].name, name))
+			return &bi->modules[i];
+	return NULL;
+}
+
+static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const struct boot_info *bi)
+{
+	char err[128];
+	memset(vm, 0, sizeof(*vm));
+	vm->id = id;
+	vm->cfg = cfg;
+	vm->asid = id + 1; /* ASID 0 is the host's (APM 15.16) */
+	vm->ram_size = cfg->memory_bytes;
+	/* 2 MiB aligned so NPT01 can use large pages. */
+	vm->ram_hpa = frame_alloc_aligned(vm->ram_size / PAGE_SIZE, 2 * MiB, 0);
+	if (!vm->ram_hpa) {
+		log_err("vm %s: cannot allocate %lu MiB of RAM", cfg->name, vm->ram_size / MiB);
+		return -1;
+	}
+	gmem_init(&vm->mem);
+	if (gmem_add(&vm->mem, 0, vm->ram_size, GMEM_RAM, vm->ram_hpa, 0) ||
+	    s2pt_init(&vm->s2, S2_NPT, alloc_table, NULL, cpu_caps.has_1g_pages) ||
+	    s2pt_build_from_gmem(&vm->s2, &vm->mem)) {
+		log_err("vm %s: cannot build its memory map / nested page tables", cfg->name);
+		return -1;
+	}
+
+	const uint8_t *img;
+	size_t img_size;
+	if (!strcmp(cfg->image, "builtin:demo")) {
+		img = (const uint8_t *)builtin_demo_start;
+		img_size = (size_t)(builtin_demo_end - builtin_demo_start);
+	} else {
+		const struct boot_module *m = find_module(bi, cfg->image);
+		if (!m) {
+			log_err("vm %s: image %s not loaded", cfg->name, cfg->image);
+			return -1;
+		}
+		img = (const uint8_t *)m->addr;
+		img_size = m->size;
+	}
+	struct guest_module mods[GUEST_MAX_MODULES];
+	for (unsigned i = 0; i < cfg->module_count && i < GUEST_MAX_MODULES; i++) {
+		const struct boot_module *m = find_module(bi, cfg->modules[i]);
+		if (!m) {
+			log_err("vm %s: module %s not loaded", cfg->name, cfg->modules[i]);
+			return -1;
+		}
+		mods[i] = (struct guest_module){ (const void *)m->addr, m->size, cfg->modules[i] };
+	}
+	struct guest_boot boot;
+	int r = cfg->format == CFG_FMT_FLAT
+		? guest_load_flat(&vm->mem, img, img_size, cfg->load_addr, &boot, err, sizeof(err))
+		: guest_load_multiboot1(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+					&boot, err, sizeof(err));
+	if (r) {
+		log_err("vm %s: %s: %s", cfg->name, cfg->image, err);
+		return -1;
+	}
+	vm->nvcpus = cfg->vcpus < VM_MAX_VCPUS ? cfg->vcpus : VM_MAX_VCPUS;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpu[i];
+		v->vm = vm;
+		v->index = i;
+		if (vcpu_ops->vcpu_create(v)) {
+			log_err("vm %s: cannot create vCPU %u", cfg->name, i);
+			return -1;
+		}
+		/* APs wait for INIT-SIPI from the guest's BSP. */
+		v->halted = i != 0;
+	}
+	vm->vcpu[0].rip = boot.entry;
+	vm->vcpu[0].gpr[RAX] = boot.eax;
+	vm->vcpu[0].gpr[RBX] = boot.ebx;
+	log_info("vm %s: %lu MiB at host %#lx, %u vCPU(s), %s loaded at %#lx-%#lx, entry %#lx",
+		 cfg->name, vm->ram_size / MiB, vm->ram_hpa, vm->nvcpus, cfg->image,
+		 boot.image_start, boot.image_end, boot.entry);
+	vm->state = VM_RUNNING;
+	return 0;
+}
+
+/* Run the vCPUs placed on this physical CPU until their VMs end.  A vCPU
+ * runs until it halts or its VM ends, then the next one gets the CPU. */
+static void pcpu_run(void)
+{
+	unsigned me = this_cpu()->index;
+	if (pcpu_nvcpus[me] == 0)
+		return;
+	if (vcpu_ops->hw_enable()) {
+		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++)
+			vm_end(pcpu_vcpus[me][i]->vm, -1, "virtualization unavailable on this CPU");
+		return;
+	}
+	for (;;) {
+		bool any = false;
+		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++) {
+			struct vcpu *v = pcpu_vcpus[me][i];
+			if (v->vm->state != VM_RUNNING || v->halted)
+				continue;
+			any = true;
+			struct vm_exit exit;
+			while (v->vm->state == VM_RUNNING && !v->halted) {
+				vcpu_ops->vcpu_run(v, &exit);
+				if (!handle_exit(v, &exit))
+					break;
+			}
+		}
+		if (!any)
+			break;
+	}
+	/* What is left is halted.  No interrupt source is modelled yet, so a
+	 * halted vCPU can never wake: its VM is over. */
+	for (unsigned i = 0; i < pcpu_nvcpus[me]; i++) {
+		struct vcpu *v = pcpu_vcpus[me][i];
+		if (v->vm->state == VM_RUNNING && v->index == 0)
+			vm_end(v->vm, -1, "vCPU halted with nothing to wake it");
+	}
+}
+
+int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
+{
+	if (cpu_caps.has_svm)
+		vcpu_ops = &svm_ops;
+	if (!vcpu_ops) {
+		log_err("vm: no supported virtualization backend on this CPU (SVM needed in this build)");
+		return (int)cfg->vm_count;
+	}
+	int failed = 0;
+	unsigned next_pcpu = 0;
+	for (unsigned i = 0; i < cfg->vm_count; i++) {
+		struct vm *vm = &vms[vm_count];
+		if (vm_create(vm, &cfg->vms[i], vm_count, bi)) {
+			failed++;
+			continue;
+		}
+		vm_count++;
+		__atomic_add_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);
+		for (unsigned k = 0; k < vm->nvcpus; k++) {
+			unsigned p = next_pcpu++ % cpus_online;
+			vm->vcpu[k].pcpu = p;
+			pcpu_vcpus[p][pcpu_nvcpus[p]++] = &vm->vcpu[k];
+		}
+	}
+	for (unsigned p = 1; p < cpus_online; p++)
+		if (pcpu_nvcpus[p])
+			smp_run_on(p, pcpu_run);
+	pcpu_run();
+	while (__atomic_load_n(&vms_running, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	for (unsigned i = 0; i < vm_count; i++)
+		print_exit_table(&vms[i]);
+	return failed;
+}

@@ -1,0 +1,40 @@
+/*
+ * The test-guest runtime: console, results, exceptions, hypercalls.
+ * A guest defines guest_main(); the runtime prints PASS/FAIL lines and a
+ * summary and ends the VM through the isa-debug-exit port (status 1 when
+ * every check passed, 3 otherwise), which works under Nestor and QEMU.
+ */
+#ifndef GUEST_RT_H
+#define GUEST_RT_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "arch/x86/cpu.h"
+#include "kernel/hypercall.h"
+
+struct mb1_boot {
+	uint32_t mem_upper_kib;
+	uint64_t ram_bytes;      /* from the memory map: end of the highest usable region */
+	const char *cmdline;
+	unsigned mods_count;
+	uint32_t mods_addr;
+};
+extern struct mb1_boot rt_boot;
+
+void guest_main(void);
+void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rt_check(bool ok, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define CHECK(cond, name) rt_check((cond), (name), "%s", #cond)
+void rt_exit(void) __attribute__((noreturn));
+
+/* Exceptions: while armed, the next exception is recorded and execution
+ * resumes after the faulting instruction, whose length the caller gives
+ * (these are hand-picked instructions of known length). */
+struct rt_fault { int vector; uint64_t error; uint64_t cr2; };
+void rt_expect_fault(unsigned insn_len);
+bool rt_fault_taken(struct rt_fault *f); /* disarms */
+
+bool rt_under_nestor(void);
+bool rt_is_amd(void);
+long rt_hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3);
+#endif
