@@ -89,7 +89,7 @@ static int svm_hw_enable(void)
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	uint64_t hsave = frame_alloc_pages(1, 0);
 	uint64_t host = frame_alloc_pages(1, 0);
-	if (!hsave || !host || svm_make_maps())
+	if (!hsave || !host)
 		return -1;
 	wrmsr(MSR_VM_HSAVE_PA, hsave);
 	svm_vmsave(host);
@@ -115,6 +115,10 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
  * Unlike VMX, SVM runs any mode directly, so no real-mode tricks. */
 static int svm_vcpu_create(struct vcpu *v)
 {
+	/* The permission maps must exist before any VMCB points at them: a
+	 * zero IOPM/MSRPM base would let the guest at every port and MSR. */
+	if (svm_make_maps())
+		return -1;
 	struct svm_vcpu *s = (struct svm_vcpu *)frame_alloc_pages(1, 0);
 	uint64_t vmcb_pa = frame_alloc_pages(1, 0);
 	if (!s || !vmcb_pa)

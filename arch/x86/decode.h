@@ -80,6 +80,7 @@ enum x86_gpr {
 
 struct x86_insn {
 	uint8_t len;        /* total length in bytes, 1..15 */
+	uint8_t mode;       /* enum x86_mode it was decoded in */
 	uint8_t opsize;     /* effective operand size: 1 for byte-operand opcodes,
 	                     * else 2, 4 or 8 from the mode, 66h and REX.W; 8 for
 	                     * the opcodes that default to 64-bit in 64-bit mode

@@ -388,9 +388,11 @@ static size_t build_madt(const struct ctx *x, uint8_t *t)
  * AML is a byte stream (chapter 20).  A named object such as a Scope or a
  * Device is  Opcode PkgLength Name Contents  where PkgLength counts itself
  * plus everything up to the end of the package.  Because its own size (1 to
- * 4 bytes) depends on the value it encodes, the writer reserves 4 bytes when
- * a package opens and, when it closes, encodes the real length minimally and
- * slides the contents down over the unused reserve.
+ * 4 bytes) depends on the value it encodes, the writer reserves one byte
+ * when a package opens and, when it closes, encodes the real length
+ * minimally, first sliding the contents up if the encoding needs more than
+ * that byte.  The stream thus never grows past its final length: nothing
+ * beyond the finished DSDT is written, not even for a moment.
  */
 struct aml {
 	uint8_t *p;        /* output */

@@ -61,7 +61,7 @@ SCENARIOS = [
              expect=[r"boot: UEFI via nestor-efi", r"acpi: RSDP", r"cpu 1 online",
                      r"NESTOR: banner: 2 CPUs online, virtualization SVM, boot UEFI",
                      r"vm demo-a: 64 MiB, 1 vCPU"]),
-    Scenario("boot", "bochs", "mb2", cfg="boot.cfg", timeout=240,
+    Scenario("boot", "bochs", "mb2", cfg="boot-novm.cfg", timeout=240,
              expect=[r"boot: Multiboot2", r"cpu: VMX revision", r"VMX secondary: .*EPT.*VMCSShadowing",
                      r"VMX EPT/VPID: .*4Level", r"cpu 1 online",
                      r"NESTOR: banner: 2 CPUs online, virtualization VMX, boot Multiboot2"]),
@@ -86,8 +86,18 @@ SCENARIOS = [
     Scenario("fault-null", "bochs", "mb2", cmdline="selftest=null", result="FAIL", cpus=1,
              reject_common=False, timeout=240,
              expect=[r"L0 EXCEPTION on cpu 0: vector 14 \(#PF", r"CR2 0000000000000000"]),
+    # L1 guests on SVM (QEMU TCG): each test guest prints PASS/FAIL lines and a summary.
+    Scenario("l1-guests", "qemu", "mb1", cfg="l1-guests.cfg", timeout=180,
+             modules=[f"build/guests/{g}.elf" for g in ("cpu", "memory", "io", "triple")],
+             expect=[r"\[cpu\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm cpu ended: status 1 ",
+                     r"\[memory\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm memory ended: status 1 ",
+                     r"\[io\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm io ended: status 1 ",
+                     r"vm triple: vCPU 0 shut down \(triple fault\)", r"vm triple ended: status -1 \(triple fault\)",
+                     r"vm cpu: vCPU 0: \d+ exits: CPUID="],
+             reject=[r"\] FAIL:"]),
     Scenario("default-config", "qemu", "mb1", cpus=1,
-             expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB"]),
+             expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB",
+                     r"\[demo\] Hello from a Nestor guest", r"\[demo\] SUMMARY: 2 passed, 0 failed"]),
 ]
 
 
