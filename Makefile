@@ -26,9 +26,10 @@ KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 
 DEPS_STAMP := $(BUILD)/.deps-ok
+GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/guests/*.c))
 .SECONDEXPANSION:
 
-.PHONY: all guests deps run test unit fuzz fuzz-smoke integ clean
+.PHONY: all guests bench deps run test unit fuzz fuzz-smoke integ clean
 all: $(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI $(GUESTS)
 
 $(DEPS_STAMP): tools/install-deps.sh
@@ -59,7 +60,6 @@ $(BUILD)/kernel/kernel/builtin_guests.S.o: $(BUILD)/guests/demo.elf
 # reusing Nestor's own Multiboot entry and trap stubs.
 GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/entry.S arch/x86/entry64.S arch/x86/traps.S
 GUEST_RT_OBJ := $(patsubst %,$(BUILD)/guests/obj/%.o,$(GUEST_RT_SRC))
-GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/guests/*.c))
 
 $(BUILD)/guests/obj/%.c.o: %.c $(NEWLIB)/lib/libc.a
 	@mkdir -p $(@D)
@@ -155,6 +155,10 @@ test: all unit fuzz-smoke
 # return when Nestor ends; exit status 0 when it ended with PASS.
 run: all
 	@python3 tests/integ/run.py --run
+
+# Benchmarks: BENCH <name> <value> <unit> lines (docs/benchmarks.md).
+bench: all
+	@python3 tests/integ/run.py --bench
 
 clean:
 	rm -rf $(BUILD)/kernel $(BUILD)/efi $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/integ \

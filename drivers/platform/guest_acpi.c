@@ -443,34 +443,35 @@ static void aml_byte(struct aml *a, uint8_t b)
 	aml_bytes(a, &b, 1);
 }
 
-/* Opens a package: reserves room for its PkgLength; returns where. */
+/* Opens a package: reserves one byte for its PkgLength; returns where. */
 static size_t aml_open(struct aml *a)
 {
-	static const uint8_t reserve[4];
 	size_t at = a->len;
 
-	aml_bytes(a, reserve, sizeof reserve);
+	aml_byte(a, 0);
 	return at;
 }
 
+/* Closes the package opened at `at`: all written since is its body. */
 static void aml_close(struct aml *a, size_t at)
 {
 	uint8_t enc[4];
-	size_t body, n;
+	size_t body, n, grow;
 	int k;
 
 	if (a->overflow)
 		return;
-	body = at + 4;
+	body = at + 1;
 	n = a->len - body;
 	k = guest_acpi_aml_pkglen(n, enc);
-	if (k < 0) {
+	if (k < 0 || (size_t)k - 1 > a->cap - a->len) {
 		a->overflow = true;
 		return;
 	}
-	memmove(a->p + at + k, a->p + body, n);
+	grow = (size_t)k - 1;
+	memmove(a->p + body + grow, a->p + body, n);
 	memcpy(a->p + at, enc, (size_t)k);
-	a->len = at + (size_t)k + n;
+	a->len += grow;
 }
 
 /* AML opcodes (20.2.3 data objects, 20.2.5 term objects). */

@@ -248,15 +248,61 @@ def run_default():
     return 0 if p.returncode == QEMU_PASS else 1
 
 
+BENCH_CFG = "bench.cfg"
+
+
+def run_bench():
+    """make bench: the bench guest as L1 under QEMU TCG, once with -icount
+    (TSC ticks = instructions, deterministic) and once on wall-clock time."""
+    results = []
+    for mode in ("icount", "wall"):
+        d = os.path.join(WORK, f"bench-{mode}")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        shutil.copy(os.path.join(CFG_DIR, BENCH_CFG), os.path.join(d, "nestor.cfg"))
+        shutil.copy(os.path.join(BUILD, "guests", "bench.elf"), d)
+        serial = os.path.join(d, "serial.txt")
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "256M",
+               "-display", "none", "-no-reboot", "-net", "none", "-monitor", "none",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", f"file:{serial}",
+               "-kernel", ELF, "-append", "exit=qemu",
+               "-initrd", f"{os.path.join(d, 'nestor.cfg')} nestor.cfg,{os.path.join(d, 'bench.elf')} bench.elf"]
+        if mode == "icount":
+            cmd += ["-icount", "shift=0,sleep=off"]
+        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=300)
+        with open(serial, errors="replace") as fh:
+            log = fh.read()
+        for m in re.finditer(r"BENCHRAW (\w+) (\w+) (\d+) (\d+) (\d+)", log):
+            vendor, op, ticks, exits100, khz = m.group(1), m.group(2), int(m.group(3)), int(m.group(4)), int(m.group(5))
+            if mode == "icount":
+                results.append((f"{vendor}_l1_{op}_insns", ticks, "instructions"))
+                results.append((f"{vendor}_l1_{op}_l0_exits", f"{exits100 / 100:.2f}", "exits"))
+            else:
+                ns = ticks * 1e6 / khz if khz else 0
+                results.append((f"{vendor}_l1_{op}_ns", f"{ns:.0f}", "ns"))
+                results.append((f"{vendor}_l1_{op}_per_s", f"{1e9 / ns:.0f}" if ns else "0", "ops/s"))
+        if "BENCHRAW" not in log:
+            print(f"bench ({mode}): no figures; serial tail:")
+            print("\n".join(log.strip().splitlines()[-15:]))
+            return 1
+    for name, value, unit in results:
+        print(f"BENCH {name} {value} {unit}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", help="comma-separated scenario names or name@platform")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep boot media of passing scenarios")
     ap.add_argument("--run", action="store_true", help="boot the default config (make run)")
+    ap.add_argument("--bench", action="store_true", help="run the benchmark guests (make bench)")
     a = ap.parse_args()
     if a.run:
         return run_default()
+    if a.bench:
+        os.makedirs(WORK, exist_ok=True)
+        return run_bench()
     chosen = SCENARIOS
     if a.only:
         want = a.only.split(",")
