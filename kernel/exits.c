@@ -16,17 +16,32 @@
 
 #define VEC_UD 6
 
+/* The opcode bytes of the instruction behind each exit kind that needs
+ * its length (SDM vol. 2 / APM vol. 3 opcode tables). */
+static const struct { enum exit_kind kind; uint8_t len; uint8_t op[3]; } exit_opcodes[] = {
+	{ EXIT_CPUID, 2, { 0x0f, 0xa2 } },
+	{ EXIT_MSR_READ, 2, { 0x0f, 0x32 } },
+	{ EXIT_MSR_WRITE, 2, { 0x0f, 0x30 } },
+	{ EXIT_HLT, 1, { 0xf4 } },
+};
+
 static bool advance(struct vcpu *v, const struct vm_exit *e)
 {
 	unsigned len = e->insn_len;
 	if (!len) {
-		struct x86_insn insn;
-		int r = guest_decode_at_rip(v, &insn);
-		if (r) {
+		const uint8_t *op = NULL;
+		unsigned op_len = 0;
+		static const uint8_t vmmcall[3] = { 0x0f, 0x01, 0xd9 }, vmcall[3] = { 0x0f, 0x01, 0xc1 };
+		for (unsigned i = 0; i < sizeof(exit_opcodes) / sizeof(exit_opcodes[0]); i++)
+			if (exit_opcodes[i].kind == e->kind)
+				op = exit_opcodes[i].op, op_len = exit_opcodes[i].len;
+		if (e->kind == EXIT_HYPERCALL)
+			op = vcpu_ops == &svm_ops ? vmmcall : vmcall, op_len = 3;
+		len = guest_exiting_insn_len(v, op, op_len);
+		if (!len) {
 			vm_end(v->vm, -1, "cannot fetch or decode the exiting instruction");
 			return false;
 		}
-		len = insn.len;
 	}
 	v->rip += len;
 	/* A 16/32-bit guest's RIP wraps at its operand size; keep it in range. */

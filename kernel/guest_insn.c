@@ -60,14 +60,33 @@ enum gva_result guest_linear_write(struct vcpu *v, uint64_t la, const void *buf,
 	return linear_copy(v, la, (void *)buf, len, GW_WRITE, pf_error, fault_la);
 }
 
+static uint64_t rip_linear(struct vcpu *v, unsigned bits)
+{
+	uint64_t la = vcpu_ops->seg_base(v, 1) + v->rip;
+	return bits == 64 ? la : la & 0xffffffffu;
+}
+
+unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned expect_len)
+{
+	uint8_t bytes[4];
+	unsigned bits = vcpu_ops->guest_cs_size(v);
+	uint64_t la = rip_linear(v, bits);
+	/* The opcode bytes never start with a prefix byte, so a match means no
+	 * prefixes: the length is exact (SDM vol. 2 2.1). */
+	if (expect_len <= sizeof(bytes) && (la & 4095) + expect_len <= 4096 &&
+	    guest_linear_read(v, la, bytes, expect_len, GW_FETCH, NULL, NULL) == GVA_OK &&
+	    !memcmp(bytes, expect, expect_len))
+		return expect_len;
+	struct x86_insn insn;
+	return guest_decode_at_rip(v, &insn) ? 0 : insn.len;
+}
+
 int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn)
 {
 	unsigned bits = vcpu_ops->guest_cs_size(v);
 	enum x86_mode mode = bits == 64 ? X86_MODE_LONG64 : bits == 32 ? X86_MODE_PROT32
 			   : (vcpu_ops->get_cr(v, 0) & 1) ? X86_MODE_PROT16 : X86_MODE_REAL16;
-	uint64_t la = vcpu_ops->seg_base(v, 1) + v->rip;
-	if (bits != 64)
-		la &= 0xffffffffu;
+	uint64_t la = rip_linear(v, bits);
 	uint8_t bytes[15];
 	/* Fetch what is there: up to the end of the page first, the rest only
 	 * if the decoder asks for more (the next page may be unmapped). */

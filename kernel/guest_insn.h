@@ -24,4 +24,9 @@ enum gva_result guest_linear_write(struct vcpu *v, uint64_t la, const void *buf,
 /* Fetch and decode the instruction at CS:RIP. 0 ok; otherwise a gva_result
  * (the caller injects #PF or ends the VM). */
 int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn);
+/* Length of the instruction at CS:RIP that caused an exit.  `expect` are
+ * the opcode bytes of the instruction the exit says it was (e.g. 0F A2 for
+ * CPUID): when the bytes at RIP are exactly those (no prefixes), that is
+ * the length and the full decoder is not needed.  0 on failure. */
+unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned expect_len);
 #endif

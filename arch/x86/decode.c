@@ -102,7 +102,7 @@ static const uint16_t map1[256] = {
 	 /* Jcc rel8 */
 /* 80 */ M | B | Ib, M | Iz, M | B | Ib | X64, M | Ibs, M | B, M, M | B, M,
 	 /* group 1 Eb,Ib / Ev,Iz / Eb,Ib (alias) / Ev,Ib; TEST; XCHG */
-/* 88 */ M | B, M, M | B, M, M, M, M, M | G | D64,
+/* 88 */ M | B, M, M | B, M, M | G, M, M | G, M | G | D64,
 	 /* MOV Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev; MOV Ev,Sw; LEA; MOV Sw,Ew; group 1A (POP Ev) */
 /* 90 */ 0, 0, 0, 0, 0, 0, 0, 0,       /* NOP/PAUSE, XCHG r, rAX */
 /* 98 */ 0, 0, I_AP | X64, 0, D64, D64, 0, 0,
@@ -351,8 +351,8 @@ static int decode_modrm(struct cursor *c, struct x86_insn *in, unsigned rex, boo
 }
 
 /*
- * Group opcodes (SDM vol. 2 table A-6) whose immediate or validity depend on
- * ModRM.reg.  Updates *flags with the immediate kind (and d64 for FF's
+ * Group opcodes (SDM vol. 2 table A-6), and MOV to/from Sreg, whose
+ * immediate or validity depend on ModRM.reg.  Updates *flags with the immediate kind (and d64 for FF's
  * near branches and PUSH); returns X86_DECODE_INVALID for encodings with no
  * instruction.
  */
@@ -362,6 +362,11 @@ static int decode_group(const struct x86_insn *in, uint16_t *flags)
 	unsigned imm = I_NONE;
 
 	switch (in->opcode) {
+	case 0x8c:      /* MOV Ev,Sw: Sreg 6 and 7 don't exist */
+	case 0x8e:      /* MOV Sw,Ew: nor can CS be loaded (SDM MOV: #UD) */
+		if (reg > 5 || (in->opcode == 0x8e && reg == X86_SEG_CS))
+			return X86_DECODE_INVALID;
+		break;
 	case 0x8f:      /* group 1A: /0 POP Ev; /1../7 is AMD's XOP prefix, not decoded */
 		if (reg != 0)
 			return X86_DECODE_INVALID;
