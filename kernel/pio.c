@@ -4,6 +4,7 @@
  *   0x3f8-0x3ff  16550 UART (COM1), lines go to the L0 log with the VM name
  *   0xf4         isa-debug-exit: writing v ends the VM with status (v<<1)|1
  *   0xcf8/0xcfc  PCI configuration: no devices, data reads all-ones
+ *   0x510/0x511  QEMU fw_cfg (drivers/platform/fw_cfg.c)
  *   everything else: reads all-ones, writes dropped (what an ISA bus with
  *   nothing on it does).
  */
@@ -61,6 +62,9 @@ uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
 		return uart_read(vm, port - COM1);
 	if (port == 0xcf8 && size == 4)
 		return vm->pci_addr;
+	uint32_t val;
+	if (fw_cfg_io(&vm->fw_cfg, port, size, false, &val) == 0)
+		return val;
 	return 0xffffffffu;
 }
 
@@ -74,6 +78,8 @@ void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val)
 		vm_end(vm, (int)(((val & 0xff) << 1) | 1), "debug-exit port");
 	} else if (port == 0xcf8 && size == 4) {
 		vm->pci_addr = val;
+	} else {
+		fw_cfg_io(&vm->fw_cfg, port, size, true, &val);
 	}
 }
 

@@ -12,6 +12,7 @@
 #include "kernel/spinlock.h"
 #include "mm/gmem.h"
 #include "mm/s2pt.h"
+#include "drivers/platform/fw_cfg.h"
 
 #define VM_MAX_VCPUS 8
 #define VREG_EFER 8
@@ -90,6 +91,8 @@ struct vm {
 	uint32_t pci_addr;
 	bool logged_hole_read, logged_hole_write;
 	uint8_t uart_lcr, uart_ier, uart_scratch, uart_dll, uart_dlm, uart_mcr;
+	struct fw_cfg fw_cfg;
+	uint64_t acpi_rsdp;      /* guest-physical address of its ACPI RSDP */
 	char line[160];          /* the guest's console line being assembled */
 	unsigned line_len;
 	struct spinlock lock;

@@ -8,6 +8,7 @@
 #include "kernel/vm.h"
 #include "kernel/log.h"
 #include "kernel/guest_load.h"
+#include "drivers/platform/guest_acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/percpu.h"
@@ -91,6 +92,27 @@ static const struct boot_module *find_module(const struct boot_info *bi, const c
 	return NULL;
 }
 
+/* What a PC guest finds besides RAM: ACPI tables in the BIOS area (where
+ * an OS scans for "RSD PTR ", ACPI 6.5 5.2.5.1) and fw_cfg. */
+#define GUEST_ACPI_GPA 0xf0000u
+
+static int build_platform(struct vm *vm)
+{
+	struct guest_acpi_cfg acfg = {
+		.ncpus = vm->nvcpus, .lapic_gpa = 0xfee00000u, .ioapic_id = vm->nvcpus,
+		.ioapic_gpa = 0xfec00000u, .isa_irq0_to_gsi2 = true, .uart_irq = 4,
+	};
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		acfg.apic_ids[i] = i;
+	uint8_t *tables = gmem_ptr(&vm->mem, GUEST_ACPI_GPA, GUEST_ACPI_MAX_SIZE, true);
+	if (!tables || guest_acpi_build(&acfg, tables, GUEST_ACPI_MAX_SIZE, GUEST_ACPI_GPA, &vm->acpi_rsdp, NULL)) {
+		log_err("vm %s: cannot build its ACPI tables", vm->cfg->name);
+		return -1;
+	}
+	fw_cfg_init(&vm->fw_cfg, vm->nvcpus, vm->ram_size, vm->cfg->cmdline);
+	return 0;
+}
+
 static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const struct boot_info *bi)
 {
 	char err[128];
@@ -146,6 +168,8 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 		return -1;
 	}
 	vm->nvcpus = cfg->vcpus < VM_MAX_VCPUS ? cfg->vcpus : VM_MAX_VCPUS;
+	if (build_platform(vm))
+		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
 		v->vm = vm;
