@@ -58,7 +58,7 @@ $(BUILD)/kernel/kernel/builtin_guests.S.o: $(BUILD)/guests/demo.elf
 
 # ---- test guests (tests/guests): Multiboot1 kernels on the same runtime,
 # reusing Nestor's own Multiboot entry and trap stubs.
-GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/entry.S arch/x86/entry64.S arch/x86/traps.S
+GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/mb_parse.c boot/multiboot2/entry.S arch/x86/entry64.S arch/x86/traps.S
 GUEST_RT_OBJ := $(patsubst %,$(BUILD)/guests/obj/%.o,$(GUEST_RT_SRC))
 
 $(BUILD)/guests/obj/%.c.o: %.c $(NEWLIB)/lib/libc.a

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <string.h>
 #include "kernel/guest_load.h"
 
@@ -202,6 +203,139 @@ int guest_load_multiboot1(struct gmem *g, const uint8_t *img, size_t size, const
 	if (gmem_write(g, GUEST_MB1_INFO_GPA, page, sizeof(page)))
 		return fail(err, errlen, "VM RAM too small for the Multiboot information");
 	out->eax = MB1_BOOT_MAGIC;
+	out->ebx = GUEST_MB1_INFO_GPA;
+	return 0;
+}
+
+/* ---- Multiboot2 (spec 1.6, chapter 3) ---------------------------------- */
+
+#define MB2_MAGIC 0xe85250d6u
+#define MB2_BOOT_MAGIC 0x36d76289u
+#define MB2_SEARCH 32768             /* header within the first 32 KiB, 8-aligned */
+
+struct mb2_writer { uint8_t *buf; size_t pos, cap; };
+
+/* Append a tag (type, size, body) 8-byte aligned; -1 when the page is full. */
+static int mb2_tag(struct mb2_writer *w, uint32_t type, const void *body, uint32_t len)
+{
+	size_t size = 8 + len, next = (w->pos + size + 7) & ~(size_t)7;
+	if (next > w->cap)
+		return -1;
+	memcpy(w->buf + w->pos, &type, 4);
+	uint32_t sz = (uint32_t)size;
+	memcpy(w->buf + w->pos + 4, &sz, 4);
+	if (len)
+		memcpy(w->buf + w->pos + 8, body, len);
+	w->pos = next;
+	return 0;
+}
+
+int guest_load_multiboot2(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+			  const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
+			  struct guest_boot *out, char *err, size_t errlen)
+{
+	size_t limit = size < MB2_SEARCH ? size : MB2_SEARCH;
+	const uint8_t *h = NULL;
+	size_t hdr_off = 0;
+	uint32_t hlen = 0;
+	for (size_t off = 0; off + 16 <= limit; off += 8) {
+		uint32_t magic = rd32(img + off), arch = rd32(img + off + 4), len = rd32(img + off + 8);
+		if (magic == MB2_MAGIC && magic + arch + len + rd32(img + off + 12) == 0) {
+			if (arch != 0)
+				return fail(err, errlen, "image: Multiboot2 header for an architecture other than i386");
+			if (len < 16 || len > size - off)
+				return fail(err, errlen, "image: Multiboot2 header length out of bounds");
+			h = img + off, hdr_off = off, hlen = len;
+			break;
+		}
+	}
+	if (!h)
+		return fail(err, errlen, "image: no Multiboot2 header in the first 32 KiB");
+
+	/* Header tags (spec 3.1.3-3.1.12): entry address, address fields;
+	 * a required tag we do not support is an error. */
+	const uint8_t *addr_tag = NULL;
+	uint64_t entry = 0;
+	bool have_entry = false;
+	for (uint32_t off = 16; off + 8 <= hlen;) {
+		uint16_t type = rd16(h + off), flags = rd16(h + off + 2);
+		uint32_t tsize = rd32(h + off + 4);
+		if (tsize < 8 || tsize > hlen - off)
+			return fail(err, errlen, "image: Multiboot2 header tag size out of bounds");
+		if (type == 0)
+			break;
+		if (type == 2 && tsize >= 24)
+			addr_tag = h + off + 8;
+		else if (type == 3 && tsize >= 12)
+			entry = rd32(h + off + 8), have_entry = true;
+		else if (type != 1 && type != 4 && type != 6 && !(flags & 1))
+			return fail(err, errlen, "image: Multiboot2 header requires a tag Nestor does not support");
+		off += (tsize + 7) & ~7u;
+	}
+	int r;
+	if (addr_tag) {
+		/* Same shape as MB1's address fields, starting at header_addr. */
+		uint8_t fields[32];
+		memset(fields, 0, sizeof(fields));
+		memcpy(fields + 12, addr_tag, 16);
+		memcpy(fields + 28, &(uint32_t){ (uint32_t)entry }, 4);
+		r = load_aout(g, img, size, hdr_off, fields, out, err, errlen);
+	} else {
+		r = load_elf(g, img, size, out, err, errlen);
+	}
+	if (r)
+		return r;
+	if (have_entry)
+		out->entry = entry;
+	if (nmods > GUEST_MAX_MODULES)
+		return fail(err, errlen, "too many modules");
+	if (out->image_start < GUEST_MB1_INFO_GPA + 4096 && out->image_end > GUEST_MB1_INFO_GPA)
+		return fail(err, errlen, "image: overlaps the Multiboot information page at 0x9000");
+
+	/* Boot information (spec 3.6): fixed part, then tags. */
+	uint8_t page[4096];
+	struct mb2_writer w = { page, 8, sizeof(page) };
+	uint64_t ram = g->ram_top;
+	size_t cl = cmdline ? strlen(cmdline) : 0;
+	if (cl > 255)
+		return fail(err, errlen, "command line longer than 255 bytes");
+	int bad = mb2_tag(&w, 1, cmdline ? cmdline : "", (uint32_t)cl + 1);
+	bad |= mb2_tag(&w, 2, "Nestor", 7);
+	uint32_t meminfo[2] = { 639, ram > 0x100000 ? (uint32_t)((ram - 0x100000) >> 10) : 0 };
+	bad |= mb2_tag(&w, 4, meminfo, sizeof(meminfo));
+	struct { uint32_t entry_size, entry_version; struct { uint64_t base, len; uint32_t type, zero; } e[4]; } mm = {
+		24, 0, { { 0, 0x9fc00, 1, 0 }, { 0x9fc00, 0x400, 2, 0 }, { 0xf0000, 0x10000, 2, 0 },
+			 { 0x100000, ram > 0x100000 ? ram - 0x100000 : 0, 1, 0 } } };
+	bad |= mb2_tag(&w, 6, &mm, sizeof(mm));
+	uint64_t next = (out->image_end + 4095) & ~4095ull;
+	for (unsigned i = 0; i < nmods && !bad; i++) {
+		uint8_t body[8 + 64];
+		size_t nl = strlen(mods[i].name);
+		if (nl > 63)
+			return fail(err, errlen, "module name too long");
+		if (gmem_write(g, next, mods[i].data, mods[i].size))
+			return fail(err, errlen, "modules do not fit in the VM's RAM");
+		uint32_t start = (uint32_t)next, end = (uint32_t)(next + mods[i].size);
+		memcpy(body, &start, 4);
+		memcpy(body + 4, &end, 4);
+		memcpy(body + 8, mods[i].name, nl + 1);
+		bad |= mb2_tag(&w, 3, body, (uint32_t)(8 + nl + 1));
+		next = (next + mods[i].size + 4095) & ~4095ull;
+	}
+	if (rsdp_gpa) { /* tag 15: a copy of the ACPI 2.0+ RSDP (36 bytes) */
+		uint8_t rsdp[36];
+		if (gmem_read(g, rsdp_gpa, rsdp, sizeof(rsdp)) == 0)
+			bad |= mb2_tag(&w, 15, rsdp, sizeof(rsdp));
+	}
+	bad |= mb2_tag(&w, 0, NULL, 0);
+	if (bad)
+		return fail(err, errlen, "Multiboot2 information does not fit in one page");
+	uint32_t total = (uint32_t)w.pos, zero = 0;
+	memcpy(page, &total, 4);
+	memcpy(page + 4, &zero, 4);
+	if (gmem_write(g, GUEST_MB1_INFO_GPA, page, w.pos))
+		return fail(err, errlen, "VM RAM too small for the Multiboot2 information");
+	out->eax = MB2_BOOT_MAGIC;
 	out->ebx = GUEST_MB1_INFO_GPA;
 	return 0;
 }

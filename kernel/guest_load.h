@@ -25,6 +25,11 @@ struct guest_boot {
 int guest_load_multiboot1(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
 			  const struct guest_module *mods, unsigned nmods, struct guest_boot *out,
 			  char *err, size_t errlen);
+/* Multiboot2: the info structure (cmdline, loader name, basic memory,
+ * memory map, modules, and the ACPI RSDP copy when rsdp_gpa != 0). */
+int guest_load_multiboot2(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+			  const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
+			  struct guest_boot *out, char *err, size_t errlen);
 int guest_load_flat(struct gmem *g, const uint8_t *img, size_t size, uint64_t load_addr,
 		    struct guest_boot *out, char *err, size_t errlen);
 #endif

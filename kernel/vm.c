@@ -135,6 +135,10 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 		return -1;
 	}
 
+	vm->nvcpus = cfg->vcpus < VM_MAX_VCPUS ? cfg->vcpus : VM_MAX_VCPUS;
+	if (build_platform(vm))
+		return -1;
+
 	const uint8_t *img;
 	size_t img_size;
 	if (!strcmp(cfg->image, "builtin:demo")) {
@@ -159,17 +163,30 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 		mods[i] = (struct guest_module){ (const void *)m->addr, m->size, cfg->modules[i] };
 	}
 	struct guest_boot boot;
-	int r = cfg->format == CFG_FMT_FLAT
-		? guest_load_flat(&vm->mem, img, img_size, cfg->load_addr, &boot, err, sizeof(err))
-		: guest_load_multiboot1(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
-					&boot, err, sizeof(err));
+	int r;
+	switch (cfg->format) {
+	case CFG_FMT_FLAT:
+		r = guest_load_flat(&vm->mem, img, img_size, cfg->load_addr, &boot, err, sizeof(err));
+		break;
+	case CFG_FMT_MULTIBOOT2:
+		r = guest_load_multiboot2(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+					  vm->acpi_rsdp, &boot, err, sizeof(err));
+		break;
+	case CFG_FMT_AUTO:
+	case CFG_FMT_MULTIBOOT1:
+		r = guest_load_multiboot1(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+					  &boot, err, sizeof(err));
+		break;
+	default:
+		snprintf(err, sizeof(err), "format %s not supported yet", cfg_format_name(cfg->format));
+		r = -1;
+		break;
+	}
 	if (r) {
 		log_err("vm %s: %s: %s", cfg->name, cfg->image, err);
 		return -1;
 	}
-	vm->nvcpus = cfg->vcpus < VM_MAX_VCPUS ? cfg->vcpus : VM_MAX_VCPUS;
-	if (build_platform(vm))
-		return -1;
+
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
 		v->vm = vm;

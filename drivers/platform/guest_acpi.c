@@ -254,10 +254,11 @@ static size_t build_fadt(const struct ctx *x, uint8_t *t, uint64_t dsdt)
  *   44 interrupt controller structures, each {u8 type, u8 length, ...}
  *
  * Flags bit 0 PCAT_COMPAT says "there are also dual 8259s; mask them".
- * It is clear here: the FADT declares a hardware-reduced platform, on which
- * Linux never drives a PIC (it installs its null PIC), and the measured
- * minimal platform has none.  A VM with an emulated PIC that wants the OS to
- * use it needs a full (not hardware-reduced) FADT as well.
+ * It is clear here, on purpose: the FADT declares a hardware-reduced
+ * platform, on which Linux bypasses the legacy PIC altogether (x86
+ * acpi_generic_reduced_hw_init installs its null PIC), and the measured
+ * minimal platform has none.  A VM whose OS should use an emulated PIC
+ * needs a full (not hardware-reduced) FADT as well as this flag.
  *
  * Structures emitted, in this order:
  *  - one per CPU: Processor Local APIC (type 0, 8 bytes, 5.2.12.2) when the

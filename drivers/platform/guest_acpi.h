@@ -24,8 +24,11 @@
  *
  * Decisions worth knowing (details next to the code):
  *  - Hardware-reduced ACPI (4.1): no PM timer, no SCI, no fixed-feature
- *    registers, no FACS.  Linux accepts this; on such a platform it also
- *    ignores any 8259 PIC, so the MADT does NOT set PCAT_COMPAT.
+ *    registers, no FACS.  Linux accepts this, and in this mode it does not
+ *    drive an 8259 PIC, so the MADT does NOT set PCAT_COMPAT (no PIC).
+ *  - isa_irq0_to_gsi2 names GSI 2 absolutely: it is IOAPIC pin 2 when
+ *    ioapic_gsi_base is 0, as on a PC.  ISA IRQs without an override map
+ *    to the GSI of the same number (5.2.12.5), so COM1's IRQ 4 is GSI 4.
  *  - FADT IAPC_BOOT_ARCH says "VGA not present" and "CMOS RTC not present"
  *    (the measured minimal platform has neither).
  *  - The RSDT and the FADT's 32-bit DSDT field hold 32-bit addresses, so
@@ -43,8 +46,8 @@
 
 #define GUEST_ACPI_MAX_CPUS      64
 #define GUEST_ACPI_MAX_MMIO_DEVS 8
-/* Any valid cfg fits in this many bytes (worst case is about 2.4 KiB:
- * 64 x2APIC entries and 8 mmio devices); the tests check it. */
+/* Any valid cfg fits in this many bytes (the worst case, 64 x2APIC
+ * entries, COM1 and 8 mmio devices, takes 2199); the tests check it. */
 #define GUEST_ACPI_MAX_SIZE      4096
 
 struct guest_acpi_mmio_dev {

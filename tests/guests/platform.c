@@ -85,6 +85,11 @@ void guest_main(void)
 		rt_printf("platform: needs Nestor's platform; skipped\n");
 		return;
 	}
+	rt_printf("platform: booted via Multiboot%u, command line \"%s\"\n",
+		  rt_boot.boot_path == BOOT_PATH_MB2 ? 2 : 1, rt_boot.cmdline ? rt_boot.cmdline : "");
+	if (rt_boot.boot_path == BOOT_PATH_MB2)
+		CHECK(rt_boot.rsdp >= 0x9000 && rt_boot.rsdp < 0xa000 &&
+		      !memcmp((const void *)rt_boot.rsdp, "RSD PTR ", 8), "multiboot2: ACPI RSDP tag");
 	unsigned cpus = 0;
 	test_acpi(&cpus);
 	test_fw_cfg(cpus);

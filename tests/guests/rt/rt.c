@@ -4,10 +4,11 @@
 #include <string.h>
 #include "tests/guests/rt/rt.h"
 #include "arch/x86/traps.h"
+#include "boot/multiboot2/mb_parse.h"
 
 #define COM1 0x3f8
 
-struct mb1_boot rt_boot;
+struct rt_boot_facts rt_boot;
 static unsigned passed, failed;
 static volatile int fault_armed, fault_vector = -1;
 static volatile unsigned fault_insn_len;
@@ -152,36 +153,40 @@ static void enable_sse(void)
 	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
 }
 
-/* Multiboot v1 information (spec 3.3), as Nestor or QEMU built it. */
+/* The boot information, Multiboot v1 or v2, read with Nestor's own pure
+ * parser (boot/multiboot2/mb_parse.c) into a struct boot_info. */
+static struct boot_info boot_info;
+
+static const void *phys_low(uint64_t addr, uint64_t len, void *ctx)
+{
+	(void)ctx;
+	return addr && addr + len <= (1ull << 32) ? (const void *)addr : NULL;
+}
+
 static void read_boot_info(uint32_t magic, uint32_t info)
 {
-	if (magic != 0x2badb002)
+	char err[128];
+	int r = -1;
+	if (magic == MB1_BOOTLOADER_MAGIC)
+		r = mb1_parse(info, phys_low, NULL, &boot_info, err, sizeof(err));
+	else if (magic == MB2_BOOTLOADER_MAGIC)
+		r = mb2_parse((const void *)(uint64_t)info, *(const uint32_t *)(uint64_t)info, info,
+			      &boot_info, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "unknown boot magic %#x", magic);
+	if (r) {
+		rt_printf("FAIL: boot information: %s\n", err);
+		failed++;
 		return;
-	const uint32_t *mbi = (const uint32_t *)(uint64_t)info;
-	uint32_t flags = mbi[0];
-	if (flags & 1)
-		rt_boot.mem_upper_kib = mbi[2];
-	if (flags & 4)
-		rt_boot.cmdline = (const char *)(uint64_t)mbi[4];
-	if (flags & 8) {
-		rt_boot.mods_count = mbi[5];
-		rt_boot.mods_addr = mbi[6];
 	}
-	if (flags & 64) {
-		const uint8_t *p = (const uint8_t *)(uint64_t)mbi[12];
-		const uint8_t *end = p + mbi[11];
-		while (p < end) {
-			uint32_t size;
-			uint64_t base, len;
-			uint32_t type;
-			memcpy(&size, p, 4);
-			memcpy(&base, p + 4, 8);
-			memcpy(&len, p + 12, 8);
-			memcpy(&type, p + 20, 4);
-			if (type == 1 && base + len > rt_boot.ram_bytes)
-				rt_boot.ram_bytes = base + len;
-			p += size + 4;
-		}
+	rt_boot.boot_path = boot_info.boot_path;
+	rt_boot.cmdline = boot_info.cmdline;
+	rt_boot.mods_count = boot_info.module_count;
+	rt_boot.rsdp = boot_info.rsdp;
+	for (unsigned i = 0; i < boot_info.region_count; i++) {
+		const struct mem_region *m = &boot_info.regions[i];
+		if (m->type == MEM_USABLE && m->base + m->length > rt_boot.ram_bytes)
+			rt_boot.ram_bytes = m->base + m->length;
 	}
 }
 

@@ -11,15 +11,16 @@
 #include <stddef.h>
 #include "arch/x86/cpu.h"
 #include "kernel/hypercall.h"
+#include "kernel/boot_info.h"
 
-struct mb1_boot {
-	uint32_t mem_upper_kib;
+struct rt_boot_facts {
+	unsigned boot_path;      /* BOOT_PATH_MB1 or BOOT_PATH_MB2 (kernel/boot_info.h) */
 	uint64_t ram_bytes;      /* from the memory map: end of the highest usable region */
 	const char *cmdline;
 	unsigned mods_count;
-	uint32_t mods_addr;
+	uint64_t rsdp;           /* Multiboot2 ACPI tag (0 with Multiboot1) */
 };
-extern struct mb1_boot rt_boot;
+extern struct rt_boot_facts rt_boot;
 
 void guest_main(void);
 void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
