@@ -98,6 +98,8 @@ static int load_aout(struct gmem *g, const uint8_t *img, size_t size, size_t hdr
 	if (gmem_write(g, load_addr, img + file_off, len))
 		return fail(err, errlen, "image: loads outside the VM's RAM");
 	uint64_t end = load_addr + len;
+	if (bss_end && bss_end < end)
+		return fail(err, errlen, "image: bss_end_addr below the end of the loaded image");
 	if (bss_end > end) {
 		if (zero_fill(g, end, bss_end - end))
 			return fail(err, errlen, "image: bss outside the VM's RAM");

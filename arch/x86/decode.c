@@ -396,15 +396,13 @@ static int decode_group(const struct x86_insn *in, uint16_t *flags)
 			*flags |= F_D64;
 		break;
 	case X86_OP_0F(0x78):
-		/* AMD SSE4a: F2 0F 78 /r ib ib INSERTQ, 66 0F 78 /0 ib ib EXTRQ,
-		 * both register-only; without a prefix VMREAD Ey,Gy. */
+		/* AMD SSE4a: F2 0F 78 /r ib ib INSERTQ, 66 0F 78 /0 ib ib EXTRQ
+		 * (their register-only and /0 rules are left to the CPU); without
+		 * a prefix VMREAD Ey,Gy; F3 0F 78 is nothing. */
 		if (in->rep == 0xf3)
 			return X86_DECODE_INVALID;
-		if (in->rep == 0xf2 || (in->prefixes & X86_PFX_OPSIZE)) {
-			if ((in->modrm >> 6) != 3 || (in->rep != 0xf2 && reg != 0))
-				return X86_DECODE_INVALID;
+		if (in->rep == 0xf2 || (in->prefixes & X86_PFX_OPSIZE))
 			imm = I_BB;
-		}
 		break;
 	default:
 		break;

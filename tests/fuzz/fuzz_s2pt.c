@@ -263,6 +263,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(rc == -1);
 		} else if (rc == -1) {
 			CHECK(pool.fails > fails_before);    /* only for lack of tables */
+			check_point(&t, o.gpa);              /* ... and changed nothing */
+			check_point(&t, o.gpa + o.size - PAGE);
+			check_point(&t, o.gpa + o.size);
 		} else {
 			CHECK(rc == 0);
 			done[ndone++] = o;
