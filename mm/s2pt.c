@@ -70,7 +70,7 @@ static uint64_t leaf_entry(enum s2_format fmt, uint64_t hpa, unsigned level,
 	uint64_t e = hpa;
 
 	if (fmt == S2_NPT) {
-		/* APM 15.25.5: the nested walk is a user access, so U/S = 1. */
+		/* APM vol. 2 15.25: nested walks are user accesses, so U/S = 1. */
 		e |= S2_NPT_P | S2_NPT_US;
 		if (perms & S2_W)
 			e |= S2_NPT_RW;
@@ -331,7 +331,7 @@ int s2pt_lookup(const struct s2pt *t, uint64_t gpa, uint64_t *hpa,
 		if (!present(t->fmt, e))
 			return -1;
 		/* Permissions are the AND over every level (SDM 29.3.3.2,
-		 * APM 5.6 for the NPT/x86 format). */
+		 * APM vol. 2 5.6 for the NPT/x86 format). */
 		allowed &= leaf_perms(t->fmt, e);
 		if (is_leaf(e, l)) {
 			uint64_t sz = level_size(l);

@@ -12,7 +12,7 @@
  *     bit 0 P, bit 1 R/W, bit 2 U/S, bit 7 PS (large page, levels 3 and 2),
  *     bit 63 NX, address in bits 51:12.
  *   Guest accesses are checked as user accesses in the nested walk
- *   (APM 15.25.5), so U/S must be 1 at every level.  There is no
+ *   (APM vol. 2 15.25), so U/S must be 1 at every level.  There is no
  *   "write-only" or "execute-only": a present entry is always readable.
  *   NX is only defined when the host runs with EFER.NXE = 1 (the nested
  *   walk uses the host's paging controls), which L0 always sets.  The
@@ -153,7 +153,7 @@ int s2pt_build_from_gmem(struct s2pt *t, const struct gmem *g);
  * The value to load as the table pointer.  EPT: the EPTP (SDM 24.6.11 /
  * 25.6.11): root | write-back (6) in bits 2:0 | page-walk length - 1 (3)
  * in bits 5:3; accessed/dirty flags (bit 6) off.  NPT: nCR3 for the VMCB
- * (APM 15.25.4), which is just the root (PWT = PCD = 0: write-back).
+ * (APM vol. 2 15.25), which is just the root (PWT = PCD = 0: write-back).
  */
 uint64_t s2pt_eptp(const struct s2pt *t);
 

@@ -761,10 +761,10 @@ int x86_decode_mmio(const struct x86_insn *in, struct mmio_access *out)
 			break;
 		}
 	}
+	/* (C6/C7 with a memory operand are always /0: XABORT and XBEGIN are
+	 * mod = 3 forms, the other /n don't decode.) */
 	if (!f || (f->modrm_mem && !in->has_modrm))
 		return -1;
-	if ((in->opcode == 0xc6 || in->opcode == 0xc7) && (in->modrm & 0x38) != 0)
-		return -1;      /* XABORT / XBEGIN */
 
 	memset(&a, 0, sizeof(a));
 	a.op = (enum mmio_op)f->op;

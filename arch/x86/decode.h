@@ -98,8 +98,9 @@ struct x86_insn {
 	bool has_modrm;
 	uint8_t modrm;
 	int8_t reg;         /* modrm.reg extended by REX.R (0..15), -1 without ModRM */
-	int8_t rm_reg;      /* register operand of modrm.rm extended by REX.B when
-	                     * mod = 3 (or for MOV CR/DR, which ignore mod), else -1 */
+	int8_t rm_reg;      /* modrm.rm extended by REX.B when mod = 3 (or for
+	                     * MOV CR/DR, which ignore mod), else -1: the register
+	                     * operand, or an opcode extension as in 0F 01 D8 */
 
 	/* The memory operand: ModRM with mod != 3, moffs (A0-A3), or the
 	 * implicit rSI/rDI operand of a string instruction (for MOVS and CMPS
@@ -172,8 +173,9 @@ struct mmio_access {
 	                    * bits 15:8 of GPR reg (then 0..3) */
 	uint64_t imm;      /* the immediate to store, already sized: sign-extended
 	                    * imm32 for an 8-byte MOV, masked to size otherwise */
-	bool rep;          /* STOS/MOVS with a REP prefix: rCX counts (with
-	                    * insn->addrsize) */
+	bool rep;          /* STOS/MOVS with a REP prefix (F3, or F2, which
+	                    * repeats these the same way): rCX counts, with
+	                    * insn->addrsize */
 	int8_t seg;        /* segment of the memory operand (of the source, for
 	                    * MOVS; its destination is always ES): the override,
 	                    * else SS for rBP/rSP-based addresses, else DS; ES for
