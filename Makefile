@@ -58,7 +58,7 @@ $(BUILD)/kernel/kernel/builtin_guests.S.o: $(BUILD)/guests/demo.elf
 
 # ---- test guests (tests/guests): Multiboot1 kernels on the same runtime,
 # reusing Nestor's own Multiboot entry and trap stubs.
-GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/mb_parse.c boot/multiboot2/entry.S arch/x86/entry64.S arch/x86/traps.S
+GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/mb_parse.c boot/multiboot2/entry.S arch/x86/trampoline.S arch/x86/entry64.S arch/x86/traps.S
 GUEST_RT_OBJ := $(patsubst %,$(BUILD)/guests/obj/%.o,$(GUEST_RT_SRC))
 
 $(BUILD)/guests/obj/%.c.o: %.c $(NEWLIB)/lib/libc.a
@@ -122,6 +122,7 @@ FUZZ_SRCS_fuzz_gwalk  := mm/gwalk.c mm/gmem.c
 FUZZ_SRCS_fuzz_s2pt   := mm/s2pt.c mm/gmem.c
 FUZZ_SRCS_fuzz_vlapic := drivers/platform/vlapic.c
 FUZZ_SRCS_fuzz_fw_cfg := drivers/platform/fw_cfg.c
+FUZZ_SRCS_fuzz_guest_acpi := drivers/platform/guest_acpi.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4

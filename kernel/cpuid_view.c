@@ -37,8 +37,9 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 	case 1:
 		/* EBX[31:24] initial APIC ID, [23:16] logical processors per package. */
 		r.ebx = (r.ebx & 0x0000ffffu) | (g->vcpu_index << 24) | ((g->nvcpus & 0xff) << 16);
-		r.ecx &= ~(L1_ECX_MONITOR | L1_ECX_SMX | L1_ECX_TSC_DL | L1_ECX_XSAVE |
+		r.ecx &= ~(L1_ECX_MONITOR | L1_ECX_SMX | L1_ECX_XSAVE |
 			   L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_X2APIC);
+		r.ecx |= L1_ECX_TSC_DL; /* the virtual LAPIC has TSC-deadline mode */
 		if (!g->nested)
 			r.ecx &= ~L1_ECX_VMX;
 		if (g->x2apic)

@@ -61,7 +61,7 @@ static bool handle_cpuid(struct vcpu *v, struct vm_exit *e)
 	struct cpuid_regs h = cpuid(leaf, sub);
 	struct cpuid_guest g = {
 		.vcpu_index = v->index, .nvcpus = v->vm->nvcpus, .nested = v->vm->cfg->nested,
-		.x2apic = false, .tsc_khz = (uint32_t)tsc_khz(), .bus_khz = (uint32_t)(lapic_timer_khz() * 16),
+		.x2apic = true, .tsc_khz = (uint32_t)tsc_khz(), .bus_khz = (uint32_t)(lapic_timer_khz() * 16),
 	};
 	struct cpuid_out o = cpuid_guest_view(&g, leaf, sub, (struct cpuid_out){ h.eax, h.ebx, h.ecx, h.edx });
 	set_gpr32(v, RAX, o.eax);

@@ -16,14 +16,21 @@
 #include "arch/x86/traps.h"
 #include "mm/gwalk.h"
 #include "arch/x86/cpu_caps.h"
+#include "kernel/vintr.h"
 
 static uint64_t size_mask(unsigned size)
 {
 	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
 
-static uint64_t device_read(struct vm *vm, uint64_t gpa, unsigned size)
+static uint64_t device_read(struct vcpu *v, uint64_t gpa, unsigned size)
 {
+	struct vm *vm = v->vm;
+	uint64_t val = 0;
+	if (vintr_mmio(v, gpa, size, false, &val) == 0)
+		return val;
+	if (vm_ioapic_mmio(vm, gpa, size, false, &val) == 0)
+		return val;
 	if (!vm->logged_hole_read) {
 		vm->logged_hole_read = true;
 		log_warn("vm %s: read of unassigned guest-physical %#lx: all-ones (logged once)",
@@ -32,9 +39,13 @@ static uint64_t device_read(struct vm *vm, uint64_t gpa, unsigned size)
 	return size_mask(size);
 }
 
-static void device_write(struct vm *vm, uint64_t gpa, unsigned size, uint64_t val)
+static void device_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val)
 {
-	(void)size;
+	struct vm *vm = v->vm;
+	if (vintr_mmio(v, gpa, size, true, &val) == 0)
+		return;
+	if (vm_ioapic_mmio(vm, gpa, size, true, &val) == 0)
+		return;
 	if (!vm->logged_hole_write) {
 		vm->logged_hole_write = true;
 		log_warn("vm %s: write %#lx to unassigned guest-physical %#lx: dropped (logged once)",
@@ -67,9 +78,9 @@ static enum gva_result linear_access(struct vcpu *v, uint64_t la, unsigned size,
 		return bad ? GVA_NOT_RAM : GVA_OK;
 	}
 	if (write)
-		device_write(v->vm, w.gpa, size, *val & size_mask(size));
+		device_write(v, w.gpa, size, *val & size_mask(size));
 	else
-		*val = device_read(v->vm, w.gpa, size);
+		*val = device_read(v, w.gpa, size);
 	return GVA_OK;
 }
 
@@ -151,20 +162,20 @@ bool mmio_exit(struct vcpu *v, const struct vm_exit *e)
 	uint64_t val;
 	switch (a.op) {
 	case MMIO_LOAD:
-		write_reg(v, a.reg, a.reg_high8, a.size, device_read(vm, gpa, a.size));
+		write_reg(v, a.reg, a.reg_high8, a.size, device_read(v, gpa, a.size));
 		break;
 	case MMIO_LOAD_ZX:
-		write_reg(v, a.reg, false, a.dst_size, device_read(vm, gpa, a.size));
+		write_reg(v, a.reg, false, a.dst_size, device_read(v, gpa, a.size));
 		break;
 	case MMIO_LOAD_SX: {
-		uint64_t raw = device_read(vm, gpa, a.size);
+		uint64_t raw = device_read(v, gpa, a.size);
 		unsigned shift = 64 - 8 * a.size;
 		write_reg(v, a.reg, false, a.dst_size, (uint64_t)((int64_t)(raw << shift) >> shift));
 		break;
 	}
 	case MMIO_STORE:
 		val = a.reg >= 0 ? read_reg(v, a.reg, a.reg_high8) : a.imm;
-		device_write(vm, gpa, a.size, val & size_mask(a.size));
+		device_write(v, gpa, a.size, val & size_mask(a.size));
 		break;
 	case MMIO_STOS:
 	case MMIO_MOVS:

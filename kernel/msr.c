@@ -7,6 +7,7 @@
 #include "kernel/platform.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
+#include "kernel/vintr.h"
 
 #define EFER_GUEST_BITS (EFER_SCE | EFER_LME | (1ull << 10) /* LMA */ | EFER_NXE | \
 			 (1ull << 14) /* LMSLE */ | (1ull << 15) /* FFXSR */)
@@ -66,20 +67,6 @@ static int tsc_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	return 0;
 }
 
-static int apic_base_read(struct vcpu *v, uint32_t msr, uint64_t *val)
-{
-	(void)msr;
-	*val = 0xfee00000ull | (1u << 11) | (v->index == 0 ? 1u << 8 : 0);
-	return 0;
-}
-
-static int apic_base_write(struct vcpu *v, uint32_t msr, uint64_t val)
-{
-	uint64_t cur;
-	apic_base_read(v, msr, &cur);
-	return val == cur ? 0 : -1; /* relocating or disabling the APIC: not yet */
-}
-
 /* Registers with a stored value and no side effect (MTRR default type). */
 static int stored_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
@@ -119,7 +106,6 @@ static int vm_cr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 
 static const struct msr_def msr_table[] = {
 	{ 0x10, "IA32_TIME_STAMP_COUNTER", tsc_read, NULL },
-	{ 0x1b, "IA32_APIC_BASE", apic_base_read, apic_base_write },
 	{ 0xfe, "IA32_MTRRCAP", zero_read, NULL },            /* no variable MTRRs, no fixed */
 	{ 0x277, "IA32_PAT", pat_read, pat_write },
 	{ 0x2ff, "IA32_MTRR_DEF_TYPE", stored_read, stored_write },
@@ -138,12 +124,20 @@ static const struct msr_def *find(uint32_t msr)
 
 int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
+	bool handled;
+	int r = vintr_msr_read(v, msr, val, &handled); /* APIC base, x2APIC, TSC deadline */
+	if (handled)
+		return r;
 	const struct msr_def *d = find(msr);
 	return d ? d->read(v, msr, val) : -1;
 }
 
 int msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
+	bool handled;
+	int r = vintr_msr_write(v, msr, val, &handled);
+	if (handled)
+		return r;
 	const struct msr_def *d = find(msr);
 	return d && d->write ? d->write(v, msr, val) : -1;
 }

@@ -13,6 +13,7 @@
 #include "mm/gmem.h"
 #include "mm/s2pt.h"
 #include "drivers/platform/fw_cfg.h"
+#include "drivers/platform/vlapic.h"
 
 #define VM_MAX_VCPUS 8
 #define VREG_EFER 8
@@ -54,6 +55,8 @@ struct vcpu_ops {
 	bool (*irq_window_open)(struct vcpu *v);       /* RFLAGS.IF and no interrupt shadow */
 	void (*request_irq_window)(struct vcpu *v, bool on);
 	void (*dump)(struct vcpu *v);                  /* state dump when a VM dies */
+	/* INIT-SIPI: restart an AP in real mode at vector:0000 (SDM 8.4.4.1). */
+	void (*reset_for_sipi)(struct vcpu *v, uint8_t vector);
 };
 
 extern const struct vcpu_ops *vcpu_ops;
@@ -68,6 +71,10 @@ struct vcpu {
 	uint64_t rflags;
 	bool halted;
 	uint64_t mtrr_def_type;
+	struct vlapic lapic;    /* its virtual local APIC (kernel/vintr.c) */
+	struct spinlock irq_lock; /* other vCPUs and devices deliver into lapic */
+	bool pending_init;      /* INIT / SIPI sent by another vCPU, applied by the owner */
+	int pending_sipi;       /* vector, or -1 */
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats;
@@ -103,4 +110,6 @@ struct vm {
 bool handle_exit(struct vcpu *v, struct vm_exit *exit);
 void vm_end(struct vm *vm, int status, const char *why);
 void vm_console_putc(struct vm *vm, char c);
+void vm_ioapic_eoi(struct vm *vm, uint8_t vector);
+int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val); /* -1: not it */
 #endif

@@ -8,6 +8,9 @@
 #include "kernel/vm.h"
 #include "kernel/log.h"
 #include "kernel/guest_load.h"
+#include "kernel/vintr.h"
+#include "arch/x86/lapic.h"
+#include "arch/x86/traps.h"
 #include "drivers/platform/guest_acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
@@ -195,8 +198,8 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 			log_err("vm %s: cannot create vCPU %u", cfg->name, i);
 			return -1;
 		}
-		/* APs wait for INIT-SIPI from the guest's BSP. */
-		v->halted = i != 0;
+		/* APs wait for INIT-SIPI from the guest's BSP (vlapic_init). */
+		vintr_vcpu_init(v);
 	}
 	vm->vcpu[0].rip = boot.entry;
 	vm->vcpu[0].gpr[RAX] = boot.eax;
@@ -208,8 +211,54 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 	return 0;
 }
 
-/* Run the vCPUs placed on this physical CPU until their VMs end.  A vCPU
- * runs until it halts or its VM ends, then the next one gets the CPU. */
+/* A VM whose every vCPU is halted with interrupts off (or waits for a SIPI
+ * no one will send) can never run again: `cli; hlt` is how a guest stops. */
+static bool vm_stuck(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpu[i];
+		if (!v->halted && !v->lapic.wait_for_sipi)
+			return false;
+		if (v->halted && (v->rflags & (1u << 9)))
+			return false;
+		if (v->pending_init || v->pending_sipi >= 0)
+			return false;
+	}
+	return true;
+}
+
+/* Sleep until the earliest vCPU timer or an IPI from another CPU. */
+static void idle_until(uint64_t deadline)
+{
+	uint64_t now = rdtsc();
+	if (deadline != UINT64_MAX) {
+		if (deadline <= now)
+			return;
+		uint64_t us = (deadline - now) * 1000 / (tsc_khz() ? tsc_khz() : 1) + 1;
+		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
+	}
+	sti();
+	hlt();
+	cli();
+}
+
+/* One vCPU until it halts, its VM ends, or L0 takes an interrupt (which
+ * may mean another vCPU of this CPU has become runnable). */
+static void run_vcpu(struct vcpu *v)
+{
+	struct vm_exit exit;
+	while (v->vm->state == VM_RUNNING) {
+		vintr_before_entry(v);
+		if (!vintr_runnable(v))
+			return;
+		vcpu_ops->vcpu_run(v, &exit);
+		bool go_on = handle_exit(v, &exit);
+		if (!go_on || exit.kind == EXIT_INTR)
+			return;
+	}
+}
+
+/* Run the vCPUs placed on this physical CPU until their VMs end. */
 static void pcpu_run(void)
 {
 	unsigned me = this_cpu()->index;
@@ -221,29 +270,42 @@ static void pcpu_run(void)
 		return;
 	}
 	for (;;) {
-		bool any = false;
+		bool live = false, ran = false;
+		uint64_t deadline = UINT64_MAX;
 		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++) {
 			struct vcpu *v = pcpu_vcpus[me][i];
-			if (v->vm->state != VM_RUNNING || v->halted)
+			if (v->vm->state != VM_RUNNING)
 				continue;
-			any = true;
-			struct vm_exit exit;
-			while (v->vm->state == VM_RUNNING && !v->halted) {
-				vcpu_ops->vcpu_run(v, &exit);
-				if (!handle_exit(v, &exit))
-					break;
+			live = true;
+			vintr_before_entry(v);
+			if (vintr_runnable(v)) {
+				run_vcpu(v);
+				ran = true;
+			} else if (vm_stuck(v->vm)) {
+				vm_end(v->vm, -1, "all vCPUs halted with interrupts disabled");
+			} else {
+				uint64_t d = vintr_next_deadline(v);
+				if (d < deadline)
+					deadline = d;
 			}
 		}
-		if (!any)
+		if (!live)
 			break;
+		if (!ran)
+			idle_until(deadline);
 	}
-	/* What is left is halted.  No interrupt source is modelled yet, so a
-	 * halted vCPU can never wake: its VM is over. */
-	for (unsigned i = 0; i < pcpu_nvcpus[me]; i++) {
-		struct vcpu *v = pcpu_vcpus[me][i];
-		if (v->vm->state == VM_RUNNING && v->index == 0)
-			vm_end(v->vm, -1, "vCPU halted with nothing to wake it");
-	}
+}
+
+void vm_ioapic_eoi(struct vm *vm, uint8_t vector)
+{
+	(void)vm;
+	(void)vector;
+}
+
+int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val)
+{
+	(void)vm; (void)gpa; (void)size; (void)write; (void)val;
+	return -1;
 }
 
 int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)

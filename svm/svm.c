@@ -341,7 +341,38 @@ static void svm_dump(struct vcpu *v)
 	log_err("  RAX %#lx RBX %#lx RCX %#lx RDX %#lx", g->rax, v->gpr[RBX], v->gpr[RCX], v->gpr[RDX]);
 }
 
+/* The state an AP starts in after INIT-SIPI (SDM 9.1.1 table 9-1 "IA-32
+ * processor states following power-up, reset, or INIT"; APM 14.1.3):
+ * real mode, CS = vector << 8, IP = 0. */
+static void svm_reset_for_sipi(struct vcpu *v, uint8_t vector)
+{
+	struct vmcb *vm = vmcb_of(v);
+	struct vmcb_save *g = &vm->save;
+	set_seg(&g->cs, (uint16_t)(vector << 8), 0x9b, 0xffff, (uint64_t)vector << 12);
+	set_seg(&g->ds, 0, 0x93, 0xffff, 0);
+	g->es = g->ss = g->fs = g->gs = g->ds;
+	set_seg(&g->gdtr, 0, 0, 0xffff, 0);
+	set_seg(&g->idtr, 0, 0, 0xffff, 0);
+	set_seg(&g->ldtr, 0, 0x82, 0xffff, 0);
+	set_seg(&g->tr, 0, 0x8b, 0xffff, 0);
+	g->cr0 = 0x60000010; /* CD, NW, ET */
+	g->cr2 = 0;
+	g->cr3 = 0;
+	g->cr4 = 0;
+	g->efer = EFER_SVME;
+	g->cpl = 0;
+	g->dr6 = 0xffff0ff0;
+	g->dr7 = 0x400;
+	vm->ctl.event_inj = 0;
+	vm->ctl.int_state = 0;
+	memset(v->gpr, 0, sizeof(v->gpr));
+	v->rip = 0;
+	v->rflags = 0x2;
+	v->halted = false;
+}
+
 const struct vcpu_ops svm_ops = {
+	.reset_for_sipi = svm_reset_for_sipi,
 	.name = "SVM",
 	.hw_enable = svm_hw_enable,
 	.vcpu_create = svm_vcpu_create,

@@ -137,6 +137,14 @@ void lapic_timer_periodic(uint8_t vector, uint32_t period_us)
 	lapic_write(LAPIC_TIMER_INIT, (uint32_t)(lapic_per_ms * period_us / 1000));
 }
 
+void lapic_timer_oneshot(uint8_t vector, uint32_t us)
+{
+	lapic_write(LAPIC_TIMER_DIV, 0x3);
+	lapic_write(LAPIC_LVT_TIMER, vector);             /* one-shot */
+	uint64_t count = lapic_per_ms * us / 1000;
+	lapic_write(LAPIC_TIMER_INIT, count ? (uint32_t)(count > 0xffffffffu ? 0xffffffffu : count) : 1);
+}
+
 void lapic_timer_stop(void)
 {
 	lapic_write(LAPIC_LVT_TIMER, 1u << 16);

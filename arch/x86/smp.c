@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "arch/x86/smp.h"
+#include "arch/x86/trampoline.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/lapic.h"
 #include "arch/x86/percpu.h"
@@ -14,26 +15,7 @@
 #include "mm/paging.h"
 #include "kernel/log.h"
 
-struct tramp_data {
-	uint64_t gdt[4];                 /* null, code32 (0x08), data (0x10), code64 (0x18) */
-	uint16_t gdtr_limit;
-	uint32_t gdtr_base;
-	uint16_t pad0;
-	uint32_t far32_off;
-	uint16_t far32_sel, pad1;
-	uint32_t far64_off;
-	uint16_t far64_sel, pad2;
-	uint64_t cr3, stack, entry, percpu;
-} __attribute__((packed));
 
-_Static_assert(__builtin_offsetof(struct tramp_data, gdtr_limit) == 32, "layout in trampoline.S");
-_Static_assert(__builtin_offsetof(struct tramp_data, far32_off) == 40, "layout in trampoline.S");
-_Static_assert(__builtin_offsetof(struct tramp_data, far64_off) == 48, "layout in trampoline.S");
-_Static_assert(__builtin_offsetof(struct tramp_data, cr3) == 56, "layout in trampoline.S");
-_Static_assert(__builtin_offsetof(struct tramp_data, percpu) == 80, "layout in trampoline.S");
-
-extern char tramp_start[], tramp_end[];
-extern uint32_t tramp_offsets[2];
 
 struct percpu percpu_area[MAX_CPUS];
 unsigned cpu_count = 1;
@@ -117,26 +99,10 @@ void smp_run_on(unsigned cpu, void (*fn)(void))
 static int start_ap(unsigned index, uint32_t apic_id)
 {
 	struct percpu *cpu = &percpu_area[index];
-	struct tramp_data *d = (struct tramp_data *)(tramp_page + PAGE_SIZE);
 	cpu->index = index;
 	cpu->apic_id = apic_id;
 	cpu->stack_top = stack_alloc(8);
-
-	memset(d, 0, sizeof(*d));
-	d->gdt[1] = 0x00cf9a000000ffffull; /* 32-bit code */
-	d->gdt[2] = 0x00cf92000000ffffull; /* data */
-	d->gdt[3] = 0x00af9a000000ffffull; /* 64-bit code */
-	d->gdtr_limit = sizeof(d->gdt) - 1;
-	d->gdtr_base = (uint32_t)(uint64_t)d->gdt;
-	d->far32_off = (uint32_t)tramp_page + tramp_offsets[0];
-	d->far32_sel = 0x08;
-	d->far64_off = (uint32_t)tramp_page + tramp_offsets[1];
-	d->far64_sel = 0x18;
-	d->cr3 = paging_root();
-	d->stack = cpu->stack_top;
-	d->entry = (uint64_t)ap_main;
-	d->percpu = (uint64_t)cpu;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	tramp_fill(tramp_page, paging_root(), cpu->stack_top, (uint64_t)ap_main, (uint64_t)cpu);
 
 	/* INIT, 10 ms, SIPI, 200 us, SIPI (SDM 3A 9.4.4.1). */
 	lapic_send_ipi(apic_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
@@ -158,11 +124,10 @@ unsigned smp_start_aps(const struct acpi_info *acpi)
 		log_warn("smp: no page below 1 MiB for the trampoline; APs stay off");
 		return cpus_online;
 	}
-	size_t len = (size_t)(tramp_end - tramp_start);
 	/* Code page written while writable, then made read-execute (W^X);
 	 * the data page after it stays read-write. */
 	paging_map(tramp_page, tramp_page, 2 * PAGE_SIZE, MAP_RW);
-	memcpy((void *)tramp_page, tramp_start, len);
+	tramp_install(tramp_page);
 	paging_map(tramp_page, tramp_page, PAGE_SIZE, MAP_RX);
 
 	trap_register(VEC_IPI_WAKE, wake_ipi);

@@ -12,7 +12,7 @@
 #define D_CR3    (DATA + 56)
 #define D_STACK  (DATA + 64)
 #define D_ENTRY  (DATA + 72)
-#define D_PERCPU (DATA + 80)
+#define D_ARG    (DATA + 80)
 
 	.section .rodata
 	.global tramp_start, tramp_end
@@ -60,7 +60,7 @@ tramp_64 = . - tramp_start
 	mov %ax, %es
 	mov %ax, %ss
 	mov D_STACK(%rbx), %rsp
-	mov D_PERCPU(%rbx), %rdi
+	mov D_ARG(%rbx), %rdi
 	mov D_ENTRY(%rbx), %rax
 	call *%rax
 1:	hlt

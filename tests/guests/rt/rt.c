@@ -79,12 +79,23 @@ bool rt_fault_taken(struct rt_fault *f)
 	return fault_vector >= 0;
 }
 
+static void (*irq_handlers[256])(void);
+
+void rt_irq_register(uint8_t vector, void (*fn)(void))
+{
+	irq_handlers[vector] = fn;
+}
+
 void trap_dispatch(struct trap_frame *tf);
 void trap_dispatch(struct trap_frame *tf)
 {
 	extern char rdmsr_safe_insn[], rdmsr_safe_fault[];
 	if (tf->vector == VEC_GP && tf->rip == (uint64_t)rdmsr_safe_insn) {
 		tf->rip = (uint64_t)rdmsr_safe_fault;
+		return;
+	}
+	if (tf->vector >= 32 && irq_handlers[tf->vector]) {
+		irq_handlers[tf->vector]();
 		return;
 	}
 	if (fault_armed && tf->vector < 32) {
@@ -104,14 +115,20 @@ void trap_dispatch(struct trap_frame *tf)
 }
 
 static struct { uint16_t lo, sel; uint8_t ist, attr; uint16_t mid; uint32_t hi, zero; }
-	idt[32] __attribute__((aligned(16)));
+	idt[256] __attribute__((aligned(16)));
+
+void rt_idt_load(void)
+{
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) p = { sizeof(idt) - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(p));
+}
 
 static void idt_setup(void)
 {
 	extern char trap_stubs[];
 	uint16_t cs;
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	for (unsigned v = 0; v < 32; v++) {
+	for (unsigned v = 0; v < 256; v++) {
 		uint64_t a = (uint64_t)(trap_stubs + 16 * v);
 		idt[v].lo = (uint16_t)a;
 		idt[v].sel = cs;

@@ -35,6 +35,16 @@ struct rt_fault { int vector; uint64_t error; uint64_t cr2; };
 void rt_expect_fault(unsigned insn_len);
 bool rt_fault_taken(struct rt_fault *f); /* disarms */
 
+/* Interrupt handlers for vectors 32-255 (the handler does its own EOI). */
+void rt_irq_register(uint8_t vector, void (*fn)(void));
+void rt_idt_load(void);   /* on an AP: the shared IDT */
+
+/* The local APIC, xAPIC page at its default address (SDM 11.4.1). */
+#define RT_LAPIC ((volatile uint32_t *)0xfee00000ull)
+static inline uint32_t lapic_rd(uint32_t off) { return RT_LAPIC[off / 4]; }
+static inline void lapic_wr(uint32_t off, uint32_t v) { RT_LAPIC[off / 4] = v; }
+static inline void rt_delay_tsc(uint64_t ticks) { uint64_t end = rdtsc() + ticks; while (rdtsc() < end) cpu_relax(); }
+
 bool rt_under_nestor(void);
 bool rt_is_amd(void);
 long rt_hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3);

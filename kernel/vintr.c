@@ -1,0 +1,214 @@
+#include <string.h>
+#include "kernel/vintr.h"
+#include "kernel/vcpu.h"
+#include "kernel/log.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/lapic.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/traps.h"
+
+#define RFLAGS_IF (1u << 9)
+
+static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
+		     uint8_t vector, bool logical, bool level, bool assert);
+static void lapic_eoi_cb(void *ctx, uint8_t vector)
+{
+	struct vcpu *v = ctx;
+	vm_ioapic_eoi(v->vm, vector);
+}
+
+static const struct vlapic_ops lapic_ops = { .send_ipi = send_ipi, .eoi = lapic_eoi_cb };
+
+void vintr_vcpu_init(struct vcpu *v)
+{
+	struct vlapic_config c = {
+		.apic_id = v->index, .bsp = v->index == 0, .x2apic = true,
+		.phys_addr_bits = 36, .tsc_hz = tsc_khz() * 1000, .bus_hz = lapic_timer_khz() * 16 * 1000,
+		.ops = &lapic_ops, .ctx = v,
+	};
+	vlapic_init(&v->lapic, &c);
+	v->pending_sipi = -1;
+}
+
+void vintr_kick(struct vcpu *v)
+{
+	if (v->pcpu != this_cpu()->index)
+		lapic_send_ipi(percpu_area[v->pcpu].apic_id, VEC_IPI_WAKE);
+}
+
+/* Deliver to one vCPU: IRR bit under its lock, then make it look. */
+static void accept(struct vcpu *t, uint8_t vector, bool level)
+{
+	spin_lock(&t->irq_lock);
+	vlapic_accept(&t->lapic, vector, level);
+	spin_unlock(&t->irq_lock);
+	vintr_kick(t);
+}
+
+static bool is_target(struct vcpu *self, struct vcpu *t, uint32_t dest, uint8_t shorthand, bool logical)
+{
+	switch (shorthand) {
+	case 1: return t == self;                       /* self */
+	case 2: return true;                            /* all including self */
+	case 3: return t != self;                       /* all excluding self */
+	default: return vlapic_match_dest(&t->lapic, dest, logical);
+	}
+}
+
+/* The guest wrote its ICR (SDM 11.6.1): deliver to the matching vCPUs. */
+static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
+		     uint8_t vector, bool logical, bool level, bool assert)
+{
+	struct vcpu *self = ctx;
+	struct vm *vm = self->vm;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *t = &vm->vcpu[i];
+		if (!is_target(self, t, dest, shorthand, logical))
+			continue;
+		switch (mode) {
+		case 0: /* fixed */
+		case 1: /* lowest priority: the first match will do */
+			if (t == self)
+				vlapic_accept(&t->lapic, vector, level); /* lock already held by the caller */
+			else
+				accept(t, vector, level);
+			if (mode == 1)
+				return;
+			break;
+		case 5: /* INIT; a level de-assert INIT only resynchronises arbitration IDs */
+			if (!level || assert) {
+				__atomic_store_n(&t->pending_init, true, __ATOMIC_RELEASE);
+				vintr_kick(t);
+			}
+			break;
+		case 6: /* STARTUP */
+			__atomic_store_n(&t->pending_sipi, vector, __ATOMIC_RELEASE);
+			vintr_kick(t);
+			break;
+		default:
+			log_warn("vm %s: vCPU %u sent an IPI with delivery mode %u: not modelled",
+				 vm->cfg->name, self->index, mode);
+			break;
+		}
+	}
+}
+
+void vintr_deliver(struct vm *vm, uint32_t dest, bool logical, uint8_t mode, uint8_t vector, bool level)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *t = &vm->vcpu[i];
+		if (!vlapic_match_dest(&t->lapic, dest, logical))
+			continue;
+		if (mode == 0 || mode == 1)
+			accept(t, vector, level);
+		if (mode == 1)
+			return;
+	}
+}
+
+bool vintr_runnable(struct vcpu *v)
+{
+	return !v->halted && !v->lapic.wait_for_sipi;
+}
+
+uint64_t vintr_next_deadline(struct vcpu *v)
+{
+	spin_lock(&v->irq_lock);
+	uint64_t d = vlapic_timer_deadline(&v->lapic);
+	spin_unlock(&v->irq_lock);
+	return d;
+}
+
+void vintr_before_entry(struct vcpu *v)
+{
+	if (__atomic_exchange_n(&v->pending_init, false, __ATOMIC_ACQ_REL)) {
+		spin_lock(&v->irq_lock);
+		vlapic_init_reset(&v->lapic);
+		spin_unlock(&v->irq_lock);
+		v->halted = false;
+	}
+	int sipi = __atomic_exchange_n(&v->pending_sipi, -1, __ATOMIC_ACQ_REL);
+	if (sipi >= 0) {
+		spin_lock(&v->irq_lock);
+		bool start = vlapic_sipi(&v->lapic, (uint8_t)sipi);
+		spin_unlock(&v->irq_lock);
+		if (start) {
+			vcpu_ops->reset_for_sipi(v, (uint8_t)sipi);
+			log_debug("vm %s: vCPU %u started at %#x:0000", v->vm->cfg->name, v->index, sipi << 8);
+		}
+	}
+	if (v->lapic.wait_for_sipi)
+		return;
+	spin_lock(&v->irq_lock);
+	vlapic_timer_update(&v->lapic, rdtsc());
+	int vec = vlapic_pending(&v->lapic);
+	if (vec >= 0) {
+		/* HLT ends when an interrupt can be taken (SDM vol. 2 HLT). */
+		if (v->halted && (v->rflags & RFLAGS_IF))
+			v->halted = false;
+		if (!v->halted) {
+			if (vcpu_ops->irq_window_open(v)) {
+				vcpu_ops->inject_irq(v, (uint8_t)vec);
+				vlapic_ack(&v->lapic, (uint8_t)vec);
+			} else {
+				vcpu_ops->request_irq_window(v, true);
+			}
+		}
+	}
+	spin_unlock(&v->irq_lock);
+}
+
+int vintr_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val)
+{
+	uint64_t base = vlapic_mmio_base(&v->lapic);
+	if (gpa < base || gpa >= base + 4096)
+		return -1;
+	spin_lock(&v->irq_lock);
+	int r;
+	if (write) {
+		r = vlapic_mmio_write(&v->lapic, (uint32_t)(gpa - base), size, rdtsc(), (uint32_t)*val);
+	} else {
+		uint32_t v32 = 0;
+		r = vlapic_mmio_read(&v->lapic, (uint32_t)(gpa - base), size, rdtsc(), &v32);
+		*val = v32;
+	}
+	spin_unlock(&v->irq_lock);
+	if (r == VLAPIC_IGNORED)
+		log_debug("vm %s: LAPIC %s of %u bytes at offset %#lx ignored", v->vm->cfg->name,
+			  write ? "write" : "read", size, gpa - base);
+	return r == VLAPIC_NOT_DECODED ? -1 : 0;
+}
+
+int vintr_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val, bool *handled)
+{
+	int r = 0;
+	*handled = true;
+	spin_lock(&v->irq_lock);
+	if (msr == MSR_IA32_APIC_BASE)
+		*val = v->lapic.apic_base;
+	else if (msr == MSR_IA32_TSC_DEADLINE)
+		*val = vlapic_get_tsc_deadline(&v->lapic);
+	else if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST)
+		r = vlapic_msr_read(&v->lapic, msr, rdtsc(), val);
+	else
+		*handled = false;
+	spin_unlock(&v->irq_lock);
+	return r;
+}
+
+int vintr_msr_write(struct vcpu *v, uint32_t msr, uint64_t val, bool *handled)
+{
+	int r = 0;
+	*handled = true;
+	spin_lock(&v->irq_lock);
+	if (msr == MSR_IA32_APIC_BASE)
+		r = vlapic_set_apic_base(&v->lapic, val);
+	else if (msr == MSR_IA32_TSC_DEADLINE)
+		vlapic_set_tsc_deadline(&v->lapic, rdtsc(), val);
+	else if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST)
+		r = vlapic_msr_write(&v->lapic, msr, rdtsc(), val);
+	else
+		*handled = false;
+	spin_unlock(&v->irq_lock);
+	return r;
+}

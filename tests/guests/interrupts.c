@@ -1,0 +1,163 @@
+/*
+ * The interrupts test guest: the virtual LAPIC's timer in every mode (ticks
+ * arrive, HLT wakes), EOI, TPR masking, self-IPIs, and the IA32_APIC_BASE
+ * transitions between xAPIC, x2APIC and disabled (SDM 11.12.5).
+ */
+#include <string.h>
+#include "tests/guests/rt/rt.h"
+
+#define VEC_TICK 0x40
+#define VEC_ONESHOT 0x41
+#define VEC_SELF 0x42
+#define VEC_DEADLINE 0x43
+#define APIC_BASE_MSR 0x1b
+
+static volatile unsigned ticks, oneshots, selfs, deadlines;
+static bool x2;
+static void eoi(void)
+{
+	if (x2)
+		wrmsr(0x80b, 0);
+	else
+		lapic_wr(0xb0, 0);
+}
+static void on_tick(void) { ticks++; eoi(); }
+static void on_oneshot(void) { oneshots++; eoi(); }
+static void on_self(void) { selfs++; eoi(); }
+static void on_deadline(void) { deadlines++; eoi(); }
+
+static uint64_t bus_khz, tsc_khz;
+
+static void wait_for(volatile unsigned *counter, unsigned n, uint64_t max_ms)
+{
+	uint64_t end = rdtsc() + max_ms * tsc_khz;
+	while (*counter < n && rdtsc() < end) {
+		sti();
+		hlt();          /* the timer interrupt ends HLT */
+		cli();
+	}
+}
+
+static void test_xapic_timer(void)
+{
+	lapic_wr(0xf0, 0x1ff);                         /* SVR: enabled, spurious 0xff */
+	CHECK((lapic_rd(0x30) & 0xff) == 0x14, "lapic: version register");
+	CHECK((lapic_rd(0x20) >> 24) == 0, "lapic: xAPIC ID of vCPU 0");
+	lapic_wr(0x3e0, 0xb);                          /* divide by 1 */
+	lapic_wr(0x320, VEC_TICK | (1u << 17));        /* periodic */
+	lapic_wr(0x380, (uint32_t)bus_khz);            /* 1 ms */
+	uint64_t t0 = rdtsc();
+	wait_for(&ticks, 5, 1000);
+	uint64_t ms = (rdtsc() - t0) / tsc_khz;
+	lapic_wr(0x320, 1u << 16);                     /* mask */
+	lapic_wr(0x380, 0);
+	rt_check(ticks >= 5, "lapic: periodic timer ticks wake HLT", "%u ticks", ticks);
+	rt_check(ms >= 4, "lapic: periodic timer period respected", "5 ticks in %lu ms", (unsigned long)ms);
+
+	lapic_wr(0x320, VEC_ONESHOT);                  /* one-shot */
+	lapic_wr(0x380, (uint32_t)bus_khz * 20);       /* 20 ms */
+	uint32_t c1 = lapic_rd(0x390);
+	rt_delay_tsc(tsc_khz);                         /* 1 ms */
+	uint32_t c2 = lapic_rd(0x390);
+	CHECK(c1 > c2 && c2 > 0, "lapic: current count decreases");
+	wait_for(&oneshots, 1, 1000);
+	rt_delay_tsc(30 * tsc_khz);
+	sti();
+	__asm__ volatile("nop");
+	cli();
+	CHECK(oneshots == 1, "lapic: one-shot timer fires exactly once");
+	CHECK(lapic_rd(0x390) == 0, "lapic: one-shot count ends at 0");
+}
+
+static void self_ipi_xapic(void)
+{
+	lapic_wr(0x310, 0);
+	lapic_wr(0x300, VEC_SELF | (1u << 18));        /* shorthand self, fixed */
+}
+
+static void test_tpr(void)
+{
+	lapic_wr(0x80, 0x50);                          /* TPR class 5 masks class 4 */
+	sti();
+	self_ipi_xapic();
+	rt_delay_tsc(tsc_khz);
+	cli();
+	CHECK(selfs == 0, "lapic: TPR holds back a lower-priority interrupt");
+	CHECK(lapic_rd(0x200 + (VEC_SELF / 32) * 0x10) & (1u << (VEC_SELF % 32)), "lapic: it waits in IRR");
+	sti();
+	lapic_wr(0x80, 0);
+	rt_delay_tsc(tsc_khz);
+	cli();
+	CHECK(selfs == 1, "lapic: lowering TPR delivers it");
+	CHECK(lapic_rd(0xa0) == 0, "lapic: PPR back to 0 after EOI");
+}
+
+static bool wrmsr_faults(uint32_t msr, uint64_t val)
+{
+	struct rt_fault f;
+	rt_expect_fault(2);
+	wrmsr(msr, val);
+	return rt_fault_taken(&f) && f.vector == 13;
+}
+
+static void test_x2apic(void)
+{
+	uint64_t base;
+	CHECK(cpuid(1, 0).ecx & (1u << 21), "x2apic: offered in CPUID");
+	rdmsr_safe(APIC_BASE_MSR, &base);
+	CHECK((base & ~0xfffull) == 0xfee00000ull && (base & (1u << 11)) && (base & (1u << 8)),
+	      "x2apic: APIC base, enabled, BSP");
+	uint64_t v;
+	CHECK(rdmsr_safe(0x802, &v) == -1, "x2apic: MSRs #GP while in xAPIC mode");
+	CHECK(!wrmsr_faults(APIC_BASE_MSR, base | (1u << 10)), "x2apic: xAPIC -> x2APIC");
+	x2 = true;
+	CHECK(rdmsr_safe(0x802, &v) == 0 && v == 0, "x2apic: ID MSR reads 0 for vCPU 0");
+	CHECK(rdmsr_safe(0x80d, &v) == 0 && v == 1, "x2apic: LDR derived from the ID");
+	CHECK(lapic_rd(0x30) == 0xffffffffu, "x2apic: the MMIO page is gone");
+	CHECK(wrmsr_faults(0x802, 5), "x2apic: ID is read-only (#GP)");
+	wrmsr(0x80f, 0x1ff);                           /* SVR */
+	wrmsr(0x83e, 0xb);
+	ticks = 0;
+	wrmsr(0x832, VEC_TICK | (1u << 17));
+	wrmsr(0x838, bus_khz);
+	wait_for(&ticks, 3, 1000);
+	wrmsr(0x832, 1u << 16);
+	rt_check(ticks >= 3, "x2apic: timer through MSRs", "%u ticks", ticks);
+	selfs = 0;
+	sti();
+	wrmsr(0x83f, VEC_SELF);                        /* SELF IPI */
+	rt_delay_tsc(tsc_khz);
+	cli();
+	CHECK(selfs == 1, "x2apic: SELF IPI MSR");
+	/* TSC-deadline mode (SDM 11.5.4.1) */
+	CHECK(cpuid(1, 0).ecx & (1u << 24), "tsc-deadline: offered in CPUID");
+	wrmsr(0x832, VEC_DEADLINE | (2u << 17));
+	wrmsr(0x6e0, rdtsc() + 2 * tsc_khz);
+	wait_for(&deadlines, 1, 1000);
+	CHECK(deadlines == 1, "tsc-deadline: fires");
+	wrmsr(0x832, 1u << 16);
+
+	CHECK(wrmsr_faults(APIC_BASE_MSR, base), "x2apic: x2APIC -> xAPIC directly is #GP");
+	CHECK(!wrmsr_faults(APIC_BASE_MSR, base & ~((1ull << 11) | (1ull << 10))), "x2apic: x2APIC -> disabled");
+	x2 = false;
+	CHECK(wrmsr_faults(APIC_BASE_MSR, base | (1u << 10)), "x2apic: disabled -> x2APIC directly is #GP");
+	CHECK(!wrmsr_faults(APIC_BASE_MSR, base), "x2apic: disabled -> xAPIC");
+	CHECK((lapic_rd(0x30) & 0xff) == 0x14, "x2apic: back in xAPIC mode, the page answers again");
+}
+
+void guest_main(void)
+{
+	if (!rt_under_nestor()) {
+		rt_printf("interrupts: expects Nestor's virtual LAPIC; skipped\n");
+		return;
+	}
+	tsc_khz = cpuid(0x40000010, 0).eax;
+	bus_khz = cpuid(0x40000010, 0).ebx;
+	rt_irq_register(VEC_TICK, on_tick);
+	rt_irq_register(VEC_ONESHOT, on_oneshot);
+	rt_irq_register(VEC_SELF, on_self);
+	rt_irq_register(VEC_DEADLINE, on_deadline);
+	test_xapic_timer();
+	test_tpr();
+	test_x2apic();
+}
