@@ -79,6 +79,9 @@ void vm_end(struct vm *vm, int status, const char *why)
 	spin_unlock(&vm->lock);
 	kprint("NESTOR: vm %s ended: status %d (%s)\n", vm->cfg->name, status, why);
 	__atomic_sub_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);
+	/* Its vCPUs' CPUs may be idle waiting for them: let them look. */
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vintr_kick(&vm->vcpu[i]);
 }
 
 static uint64_t alloc_table(void *ctx)

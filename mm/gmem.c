@@ -109,6 +109,18 @@ void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write)
 	return host_addr(r, gpa);
 }
 
+const void *gmem_cursor_find(struct gmem_cursor *c, uint64_t gpa, uint64_t len)
+{
+	const struct gmem_range *r = gmem_lookup(c->g, gpa);
+
+	if (len == 0 || r == NULL || !backed_for(r, false))
+		return NULL;
+	c->r = r;       /* readable: worth trying first next time */
+	if (len > r->size - (gpa - r->gpa))
+		return NULL;
+	return host_addr(r, gpa);
+}
+
 /*
  * Whether every byte of [gpa, gpa + len) is backed (RAM, or ROM when
  * reading), walking range by range.  len > 0 and gpa + len does not wrap.
@@ -140,17 +152,30 @@ static int copy(const struct gmem *g, uint64_t gpa, void *to, const void *from,
 {
 	unsigned char *dst = to;
 	const unsigned char *src = from;
+	const struct gmem_range *r;
 
 	if (len == 0)
 		return 0;
 	if ((uint64_t)len - 1 > UINT64_MAX - gpa) /* last byte gpa + len - 1 wraps */
 		return -1;
+	/* The common case, all of it in one range: one lookup, one copy. */
+	r = gmem_lookup(g, gpa);
+	if (r != NULL && backed_for(r, write) && len <= r->size - (gpa - r->gpa)) {
+		if (write)
+			memcpy(host_addr(r, gpa), src, len);
+		else
+			memcpy(dst, host_addr(r, gpa), len);
+		return 0;
+	}
 	if (!all_backed(g, gpa, len, write))
 		return -1;
 	while (len > 0) {
-		const struct gmem_range *r = gmem_lookup(g, gpa);
-		uint64_t room = r->size - (gpa - r->gpa);
-		size_t n = room < len ? (size_t)room : len;
+		uint64_t room;
+		size_t n;
+
+		r = gmem_lookup(g, gpa);
+		room = r->size - (gpa - r->gpa);
+		n = room < len ? (size_t)room : len;
 
 		if (write) {
 			memcpy(host_addr(r, gpa), src, n);

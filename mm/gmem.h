@@ -86,10 +86,56 @@ const struct gmem_range *gmem_lookup(const struct gmem *g, uint64_t gpa);
  * len == 0 (there is nothing to point at).  The pointer is valid for
  * exactly len bytes: callers needing more must ask again.
  *
- * This, gmem_read and gmem_write are the only ways Nestor turns a
- * guest-controlled address into host memory ("guests never touch L0").
+ * This, gmem_read, gmem_write and gmem_cursor_ptr (a cached gmem_ptr
+ * for reading, below) are the only ways Nestor turns a guest-controlled
+ * address into host memory ("guests never touch L0").
  */
 void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write);
+
+/*
+ * Many small reads that mostly fall in one range — a guest page-table walk
+ * reads 2 to 5 entries, nearly always all in the same RAM range — go
+ * through a cursor: it remembers the last range it read from, so most
+ * reads cost a few compares instead of a search of the map.
+ *
+ * A cursor belongs to its caller (on its stack, for one job such as one
+ * walk).  The map itself stays read-only, so it can be shared by all CPUs
+ * without locks; that is why the memo lives here and not in struct gmem.
+ */
+struct gmem_cursor {
+	const struct gmem *g;
+	const struct gmem_range *r; /* last range read: RAM or ROM, or NULL */
+};
+
+static inline void gmem_cursor_init(struct gmem_cursor *c, const struct gmem *g)
+{
+	c->g = g;
+	c->r = NULL;
+}
+
+/* The slow path of gmem_cursor_ptr (mm/gmem.c): search the map. */
+const void *gmem_cursor_find(struct gmem_cursor *c, uint64_t gpa, uint64_t len);
+
+/*
+ * Exactly gmem_ptr(c->g, gpa, len, false): a host pointer for READING
+ * [gpa, gpa + len) iff it lies wholly in one RAM or ROM range, else NULL
+ * (and NULL for len == 0).  Inline so that the common case — inside the
+ * range of the previous read — costs no call.
+ */
+static inline const void *gmem_cursor_ptr(struct gmem_cursor *c, uint64_t gpa, uint64_t len)
+{
+	const struct gmem_range *r = c->r;
+
+	if (r != NULL) {
+		/* Unsigned: gpa below r->gpa wraps to an offset >= r->size
+		 * (ranges end below 2^64), so one compare bounds both ends. */
+		uint64_t off = gpa - r->gpa;
+
+		if (off < r->size && len != 0 && len <= r->size - off)
+			return (const void *)(uintptr_t)(r->hpa + off);
+	}
+	return gmem_cursor_find(c, gpa, len);
+}
 
 /*
  * Copy len bytes at gpa out of the guest.  The bytes may span several

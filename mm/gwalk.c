@@ -2,10 +2,18 @@
  * gwalk: the guest page-table walker.  See mm/gwalk.h for the contract.
  *
  * All four paging modes are one loop over a small table of mode shapes
- * (how many levels, how wide an entry, how many index bits per level);
- * what differs per mode and level is collected in three questions asked
- * of every entry: which bits are reserved, may it map a page here, and
- * where does it point.  References are to Intel SDM vol. 3A chapter 4.
+ * (how many levels, how wide an entry, how many index bits per level, and
+ * which bits each level's format reserves); what differs per mode and
+ * level is collected in three questions asked of every entry: which bits
+ * are reserved, may it map a page here, and where does it point.
+ * References are to Intel SDM vol. 3A chapter 4.
+ *
+ * Speed matters here: on CPUs without next-RIP (QEMU's SVM) L0 walks the
+ * guest's tables to fetch the instruction bytes of every intercepted
+ * instruction.  So everything that depends only on the registers is
+ * worked out once per walk (struct walk), the format's fixed reserved bits
+ * come from a constant table, and each entry costs one range lookup and
+ * one load.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,96 +44,123 @@
 
 enum mode { MODE_32, MODE_PAE, MODE_4LEVEL, MODE_5LEVEL };
 
-/* The shape of each mode's tree (SDM Figures 4-2, 4-5, 4-8; 5-level adds
+/*
+ * The shape of each mode's tree (SDM Figures 4-2, 4-5, 4-8; 5-level adds
  * one 9-bit level on top).  Level 1 is the page table; an entry at level L
- * translates linear-address bits from 12 + index_bits (L - 1) upwards. */
+ * translates linear-address bits from 12 + index_bits (L - 1) upwards.
+ *
+ * The reserved bits fixed by each level's entry format (SDM 4.3 Table
+ * 4-4, 4.4.2 Tables 4-8 to 4-11, 4.5.4 Tables 4-15 to 4-20) are here too;
+ * the bits that depend on MAXPHYADDR and EFER.NXE are added per walk
+ * (struct walk).  Arrays are indexed by level; 0 means none.
+ */
 static const struct mode_shape {
-	unsigned levels;      /* top level number                         */
-	unsigned entry_bytes; /* 4 for 32-bit paging, else 8              */
-	unsigned index_bits;  /* 10 for 32-bit paging, else 9             */
+	unsigned levels;        /* top level number                       */
+	unsigned entry_bytes;   /* 4 for 32-bit paging, else 8            */
+	unsigned index_bits;    /* 10 for 32-bit paging, else 9           */
+	unsigned ps_levels;     /* bit L set: PS = 1 at level L maps a    */
+				/* page (32-bit paging: only with CR4.PSE) */
+	uint64_t rsvd_table[6]; /* entry referencing a table, or a 4 KiB  */
+				/* PTE (level 1)                          */
+	uint64_t rsvd_page[6];  /* entry mapping a large page             */
 } shapes[] = {
-	[MODE_32]     = { 2, 4, 10 },
-	[MODE_PAE]    = { 3, 8, 9 },  /* level 3: the 4 PDPTEs (bits 31:30) */
-	[MODE_4LEVEL] = { 4, 8, 9 },
-	[MODE_5LEVEL] = { 5, 8, 9 },
+	/* 32-bit paging: the only reserved bits are in a 4 MiB PDE, and
+	 * depend on MAXPHYADDR (struct walk). */
+	[MODE_32] = { 2, 4, 10, 1u << 2, { 0 }, { 0 } },
+	[MODE_PAE] = {
+		3, 8, 9, 1u << 2,
+		/* level 3: the 4 PDPTEs (bits 31:30).  Bits 2:1 and 8:5 are
+		 * reserved; they have no R/W, U/S, PS or XD (so bit 63 is
+		 * reserved even with EFER.NXE). */
+		.rsvd_table = { [3] = BITS(2, 1) | BITS(8, 5) | PTE_XD },
+		/* 2 MiB page: bits 20:13 lie between PAT and the address */
+		.rsvd_page = { [2] = BITS(20, 13) },
+	},
+	[MODE_4LEVEL] = {
+		4, 8, 9, (1u << 2) | (1u << 3),
+		.rsvd_table = { [4] = PTE_PS },  /* PML4E: bit 7 reserved */
+		/* 2 MiB / 1 GiB pages: bits 20:13 / 29:13, between PAT and
+		 * the address */
+		.rsvd_page = { [2] = BITS(20, 13), [3] = BITS(29, 13) },
+	},
+	[MODE_5LEVEL] = {
+		5, 8, 9, (1u << 2) | (1u << 3),
+		.rsvd_table = { [4] = PTE_PS, [5] = PTE_PS }, /* PML4E, PML5E */
+		.rsvd_page = { [2] = BITS(20, 13), [3] = BITS(29, 13) },
+	},
 };
 
-/* What the walk needs to know besides the shape. */
+/* What the walk needs to know besides the shape: everything that depends
+ * only on the registers, worked out once before the loop. */
 struct walk {
 	enum mode mode;
-	unsigned m;     /* MAXPHYADDR                                     */
-	bool nxe;       /* XD bits exist (PAE and 4/5-level, EFER.NXE)    */
-	bool pse;       /* 32-bit paging: 4 MiB pages allowed (CR4.PSE)   */
+	const struct mode_shape *s;
+	unsigned ps_levels;  /* the shape's, less 4 MiB pages without CR4.PSE */
+	bool nxe;            /* XD bits exist (PAE and 4/5-level, EFER.NXE) */
+	/* Reserved bits of every entry, beyond the shape's fixed ones:
+	 * address bits above MAXPHYADDR, and XD without EFER.NXE. */
+	uint64_t rsvd_table; /* ... of an entry referencing a table, or a PTE */
+	uint64_t rsvd_page;  /* ... of an entry mapping a large page */
 };
 
-static unsigned level_shift(const struct mode_shape *s, unsigned level)
+static inline unsigned level_shift(const struct mode_shape *s, unsigned level)
 {
 	return 12 + s->index_bits * (level - 1);
 }
 
 /* Bits 51:M: above MAXPHYADDR inside the address field of 8-byte entries. */
-static uint64_t above_maxphy(unsigned m)
+static inline uint64_t above_maxphy(unsigned m)
 {
 	return m >= 52 ? 0 : BITS(51, m);
 }
 
-/* Whether this entry maps a page (rather than referencing a table). */
-static bool maps_page(const struct walk *w, unsigned level, uint64_t e)
+/* Fill in w for a walk with paging on (SDM Table 4-1 for the mode). */
+static inline void walk_setup(struct walk *w, const struct gwalk_regs *r)
 {
-	if (level == 1)
-		return true;
+	unsigned m = r->maxphyaddr == 0 ? 52 : r->maxphyaddr < 32 ? 32 :
+		     r->maxphyaddr > 52 ? 52 : r->maxphyaddr;
+
+	if (!(r->cr4 & CR4_PAE))
+		w->mode = MODE_32;
+	else if (!(r->efer & EFER_LME))
+		w->mode = MODE_PAE;
+	else
+		w->mode = (r->cr4 & CR4_LA57) ? MODE_5LEVEL : MODE_4LEVEL;
+	w->s = &shapes[w->mode];
+	w->ps_levels = w->s->ps_levels;
+	w->nxe = w->mode != MODE_32 && (r->efer & EFER_NXE);
+
 	switch (w->mode) {
-	case MODE_32:
-		return level == 2 && w->pse && (e & PTE_PS);   /* SDM 4.3 */
-	case MODE_PAE:
-		return level == 2 && (e & PTE_PS);             /* SDM 4.4.2 */
-	default:
-		return (level == 2 || level == 3) && (e & PTE_PS); /* SDM 4.5.4 */
-	}
-}
-
-/*
- * The bits of a present entry that must be 0 (SDM 4.3 Table 4-4, 4.4.2
- * Tables 4-8 to 4-11, 4.5.4 Tables 4-15 to 4-20).  Setting one makes the
- * entry invalid: #PF with P = 1 and RSVD = 1.
- */
-static uint64_t reserved_bits(const struct walk *w, unsigned level, uint64_t e)
-{
-	bool large = level > 1 && maps_page(w, level, e);
-	uint64_t rsvd;
-
-	if (w->mode == MODE_32) {
+	case MODE_32: {
 		/* Only a 4 MiB PDE has reserved bits: with PSE-36, bits
 		 * (M' - 20):13 hold physical-address bits (M' - 1):32 and bits
 		 * 21:(M' - 19) are reserved, M' = min(MAXPHYADDR, 40). */
-		unsigned m = w->m < 40 ? w->m : 40;
-		return large ? BITS(21, m - 19) : 0;
-	}
-	if (w->mode == MODE_PAE && level == 3) {
-		/* PAE PDPTE (Table 4-8): bits 2:1, 8:5 and 63:M reserved; it
-		 * has no R/W, U/S, PS or XD. */
-		return BITS(2, 1) | BITS(8, 5) | BITS(63, w->m);
-	}
+		unsigned m32 = m < 40 ? m : 40;
 
-	if (w->mode == MODE_PAE)
-		rsvd = BITS(62, w->m);          /* PAE: 62:M reserved */
-	else
-		rsvd = above_maxphy(w->m);      /* 4/5-level: 51:M; 62:52 ignored */
+		if (!(r->cr4 & CR4_PSE))
+			w->ps_levels = 0;       /* no 4 MiB pages (SDM 4.3) */
+		w->rsvd_table = 0;
+		w->rsvd_page = BITS(21, m32 - 19);
+		return;
+	}
+	case MODE_PAE:
+		w->rsvd_table = BITS(62, m);    /* PAE: 62:M reserved */
+		break;
+	default:
+		w->rsvd_table = above_maxphy(m); /* 4/5-level: 51:M; 62:52 ignored */
+		break;
+	}
 	if (!w->nxe)
-		rsvd |= PTE_XD;                 /* no XD without EFER.NXE */
-	if (w->mode != MODE_PAE && level >= 4)
-		rsvd |= PTE_PS;                 /* PML4E, PML5E: bit 7 reserved */
-	if (large)                              /* between PAT (bit 12) and the */
-		rsvd |= BITS(level == 3 ? 29 : 20, 13); /* 1G / 2M address      */
-	return rsvd;
+		w->rsvd_table |= PTE_XD;        /* no XD without EFER.NXE */
+	w->rsvd_page = w->rsvd_table;
 }
 
-/* The GPA an entry points to: the next table, or the page it maps. */
-static uint64_t entry_address(const struct walk *w, unsigned level, uint64_t e,
-			      uint64_t page_size)
+/* The GPA an entry points to: the next table, or the page it maps
+ * (page_size 4 KiB for a table or a PTE). */
+static inline uint64_t entry_address(const struct walk *w, uint64_t e, uint64_t page_size)
 {
 	if (w->mode == MODE_32) {
-		if (!(level == 2 && maps_page(w, level, e)))
+		if (page_size == 0x1000)
 			return e & 0xfffff000u;
 		/* 4 MiB page: bits 31:22, plus PSE-36 bits 39:32 from 20:13. */
 		return (e & 0xffc00000u) | (((e >> 13) & 0xff) << 32);
@@ -135,28 +170,50 @@ static uint64_t entry_address(const struct walk *w, unsigned level, uint64_t e,
 	return e & BITS(51, 12) & ~(page_size - 1);
 }
 
-/* Read one paging-structure entry from guest memory (little-endian). */
-static int read_entry(const struct gmem *g, uint64_t gpa, unsigned bytes, uint64_t *e)
+/*
+ * Guest memory as 4- and 8-byte words.  may_alias: the guest's bytes have
+ * no C type (the host tests back guest RAM with byte arrays).
+ */
+typedef uint32_t __attribute__((may_alias)) guest_u32;
+typedef uint64_t __attribute__((may_alias)) guest_u64;
+
+/*
+ * Read the paging-structure entry at gpa (little-endian, 4 or 8 bytes).
+ *
+ * Entries are naturally aligned (tables are 4 KiB aligned, the PAE PDPT
+ * 32-byte aligned) and gmem ranges are 4 KiB aligned, so an entry lies
+ * wholly inside one range or is not wholly in guest RAM/ROM: one
+ * gmem_ptr() decides exactly what gmem_read() would, without its second
+ * lookup and copy.
+ *
+ * The load is volatile: another vCPU may be rewriting this table, and the
+ * walk must check and use one value, read once in one aligned access (as
+ * the CPU's own walker does) — never a value the compiler re-reads after
+ * the checks.
+ */
+static inline bool read_entry(struct gmem_cursor *c, uint64_t gpa, unsigned bytes, uint64_t *e)
 {
-	if (bytes == 4) {
-		uint32_t v;
-		if (gmem_read(g, gpa, &v, sizeof(v)) != 0)
-			return -1;
-		*e = v;
-		return 0;
-	}
-	return gmem_read(g, gpa, e, sizeof(*e));
+	const void *p = gmem_cursor_ptr(c, gpa, bytes);
+
+	if (p == NULL)
+		return false;
+	*e = bytes == 4 ? *(const volatile guest_u32 *)p : *(const volatile guest_u64 *)p;
+	return true;
 }
 
-static void set_fault(struct gwalk_result *out, int fault, uint64_t gpa, uint32_t pf_error)
+/* Every field of the result, in one place. */
+static inline int finish(struct gwalk_result *out, int fault, uint64_t gpa,
+			 uint64_t page_size, uint32_t pf_error, unsigned levels)
 {
-	out->fault = fault;
 	out->gpa = gpa;
-	out->page_size = 0;
+	out->page_size = page_size;
 	out->pf_error = pf_error;
+	out->fault = fault;
+	out->levels = levels;
+	return fault;
 }
 
-static bool canonical(uint64_t va, unsigned bits)
+static inline bool canonical(uint64_t va, unsigned bits)
 {
 	/* bits 63:(bits - 1) all equal to bit (bits - 1) */
 	return (uint64_t)((int64_t)(va << (64 - bits)) >> (64 - bits)) == va;
@@ -168,33 +225,22 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 	bool write = access & GW_WRITE, user = access & GW_USER, fetch = access & GW_FETCH;
 	const struct mode_shape *s;
 	struct walk w;
-	uint64_t table, e = 0, page_size = 0;
-	unsigned leaf_level = 1;
+	struct gmem_cursor tables;
+	uint64_t table, e = 0, page_size = 0x1000;
+	unsigned level, levels = 0;
 	/* Access rights accumulated over the levels (SDM 4.6): a page is a
 	 * user page if U/S = 1 in every entry, writable if R/W = 1 in every
-	 * entry, executable unless XD = 1 in some entry. */
-	bool us = true, rw = true, xd = false;
+	 * entry, executable unless XD = 1 in some entry.  Kept as the AND
+	 * and the OR of the entries' bits. */
+	uint64_t all_of = PTE_US | PTE_RW, any_of = 0;
+	bool us, rw, xd;
 	uint32_t pfec;
 
-	memset(out, 0, sizeof(*out));
-
 	/* ---- which mode (SDM Table 4-1) ---- */
-	if (!(r->cr0 & CR0_PG)) {
-		out->gpa = gva & 0xffffffffu;
-		out->page_size = 4096;
-		return GW_OK;
-	}
-	if (!(r->cr4 & CR4_PAE))
-		w.mode = MODE_32;
-	else if (!(r->efer & EFER_LME))
-		w.mode = MODE_PAE;
-	else
-		w.mode = (r->cr4 & CR4_LA57) ? MODE_5LEVEL : MODE_4LEVEL;
-	w.m = r->maxphyaddr == 0 ? 52 : r->maxphyaddr < 32 ? 32 :
-	      r->maxphyaddr > 52 ? 52 : r->maxphyaddr;
-	w.nxe = w.mode != MODE_32 && (r->efer & EFER_NXE);
-	w.pse = (r->cr4 & CR4_PSE) != 0;
-	s = &shapes[w.mode];
+	if (!(r->cr0 & CR0_PG))
+		return finish(out, GW_OK, gva & 0xffffffffu, 4096, 0, 0);
+	walk_setup(&w, r);
+	s = w.s;
 
 	/* ---- linear address and root (SDM 4.3, 4.4.1, 4.5.2) ---- */
 	switch (w.mode) {
@@ -207,11 +253,11 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 		table = r->cr3 & 0xffffffe0u;   /* 32-byte aligned PDPT */
 		break;
 	default:
-		if (!canonical(gva, w.mode == MODE_5LEVEL ? 57 : 48)) {
-			set_fault(out, GW_FAULT_NONCANONICAL, 0, 0);
-			return out->fault;
-		}
-		table = r->cr3 & BITS(51, 12) & ~above_maxphy(w.m);
+		if (!canonical(gva, w.mode == MODE_5LEVEL ? 57 : 48))
+			return finish(out, GW_FAULT_NONCANONICAL, 0, 0, 0, 0);
+		/* bits 51:12 less those above MAXPHYADDR, which rsvd_table
+		 * holds (with XD, not in 51:12) */
+		table = r->cr3 & BITS(51, 12) & ~w.rsvd_table;
 		break;
 	}
 
@@ -222,41 +268,50 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 		pfec |= GW_PF_I;
 
 	/* ---- the walk, top level down ---- */
-	for (unsigned level = s->levels; level >= 1; level--) {
+	gmem_cursor_init(&tables, g);
+	for (level = s->levels; ; level--) {
 		unsigned shift = level_shift(s, level);
 		unsigned index = (unsigned)(gva >> shift) & ((1u << s->index_bits) - 1);
 		uint64_t entry_gpa = table + (uint64_t)index * s->entry_bytes;
+		bool pdpte = w.mode == MODE_PAE && level == 3;
+		bool large;
+		uint64_t rsvd;
 
-		if (w.mode == MODE_PAE && level == 3 && r->pdpte != NULL) {
+		if (pdpte && r->pdpte != NULL)
 			e = r->pdpte[index];            /* loaded PDPTE registers */
-		} else if (read_entry(g, entry_gpa, s->entry_bytes, &e) != 0) {
-			set_fault(out, GW_FAULT_TABLE, entry_gpa, 0);
-			return out->fault;
-		}
-		out->levels++;
+		else if (!read_entry(&tables, entry_gpa, s->entry_bytes, &e))
+			return finish(out, GW_FAULT_TABLE, entry_gpa, 0, 0, levels);
+		levels++;
 
-		if (!(e & PTE_P)) {
-			set_fault(out, GW_FAULT_PF, 0, pfec);
-			return out->fault;
+		if (!(e & PTE_P))
+			return finish(out, GW_FAULT_PF, 0, 0, pfec, levels);
+
+		/* Does it map a page here (SDM 4.3, 4.4.2, 4.5.4)?  A PTE
+		 * always does; above, PS = 1 does where the mode allows. */
+		large = (e & PTE_PS) && (w.ps_levels & (1u << level));
+		rsvd = large ? w.rsvd_page | s->rsvd_page[level]
+			     : w.rsvd_table | s->rsvd_table[level];
+		if (e & rsvd)
+			return finish(out, GW_FAULT_PF, 0, 0,
+				      pfec | GW_PF_P | GW_PF_RSVD, levels);
+
+		if (!pdpte) {                   /* PDPTEs carry no rights */
+			all_of &= e;
+			any_of |= e;
 		}
-		if (e & reserved_bits(&w, level, e)) {
-			set_fault(out, GW_FAULT_PF, 0, pfec | GW_PF_P | GW_PF_RSVD);
-			return out->fault;
-		}
-		if (!(w.mode == MODE_PAE && level == 3)) { /* PDPTEs carry no rights */
-			us = us && (e & PTE_US);
-			rw = rw && (e & PTE_RW);
-			xd = xd || (w.nxe && (e & PTE_XD));
-		}
-		if (maps_page(&w, level, e)) {
-			leaf_level = level;
+		if (large) {
 			page_size = 1ull << shift;
 			break;
 		}
-		table = entry_address(&w, level, e, 0x1000);
+		if (level == 1)
+			break;
+		table = entry_address(&w, e, 0x1000);
 	}
 
 	/* ---- access rights (SDM 4.6.1) ---- */
+	us = all_of & PTE_US;
+	rw = all_of & PTE_RW;
+	xd = w.nxe && (any_of & PTE_XD);
 	{
 		bool ok = true;
 
@@ -268,14 +323,10 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 			ok = false;                 /* no-execute */
 		if (fetch && !user && us && (r->cr4 & CR4_SMEP))
 			ok = false;                 /* SMEP: supervisor fetch from user page */
-		if (!ok) {
-			set_fault(out, GW_FAULT_PF, 0, pfec | GW_PF_P);
-			return out->fault;
-		}
+		if (!ok)
+			return finish(out, GW_FAULT_PF, 0, 0, pfec | GW_PF_P, levels);
 	}
 
-	out->gpa = entry_address(&w, leaf_level, e, page_size) |
-		   (gva & (page_size - 1));
-	out->page_size = page_size;
-	return GW_OK;
+	return finish(out, GW_OK, entry_address(&w, e, page_size) | (gva & (page_size - 1)),
+		      page_size, 0, levels);
 }
