@@ -5,6 +5,9 @@
  *   0xf4         isa-debug-exit: writing v ends the VM with status (v<<1)|1
  *   0xcf8/0xcfc  PCI configuration: no devices, data reads all-ones
  *   0x510/0x511  QEMU fw_cfg (drivers/platform/fw_cfg.c)
+ *   0x20/0x21, 0xa0/0xa1  the 8259 pair (drivers/platform/vpic.c): it can be
+ *                programmed and masked; Nestor delivers interrupts only
+ *                through the IOAPIC and LAPIC
  *   everything else: reads all-ones, writes dropped (what an ISA bus with
  *   nothing on it does).
  */
@@ -17,13 +20,37 @@
 
 #define COM1 0x3f8
 
+static bool vpic_port(uint16_t port)
+{
+	return port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1;
+}
+
+#define UART_IRQ 4
+#define IER_ETBEI 0x02   /* interrupt when the transmitter holding register is empty */
+#define MCR_OUT2 0x08    /* on a PC, OUT2 gates the UART's interrupt onto the ISA bus */
+
+/* The 16550's interrupt line (PC16550D datasheet, "interrupt identification"):
+ * Nestor's transmitter never fills, so the only source is "THR empty",
+ * raised when enabled or after a write, cleared by reading IIR. */
+static void uart_update_irq(struct vm *vm)
+{
+	bool line = (vm->uart_ier & IER_ETBEI) && vm->uart_thre_pending && (vm->uart_mcr & MCR_OUT2);
+	vm_set_irq(vm, UART_IRQ, line);
+}
+
 static uint32_t uart_read(struct vm *vm, unsigned reg)
 {
 	bool dlab = vm->uart_lcr & 0x80;
 	switch (reg) {
 	case 0: return dlab ? vm->uart_dll : 0;     /* RBR: nothing received */
 	case 1: return dlab ? vm->uart_dlm : vm->uart_ier;
-	case 2: return 0xc1;                         /* IIR: FIFOs on, no interrupt pending */
+	case 2:                                      /* IIR, FIFOs on */
+		if ((vm->uart_ier & IER_ETBEI) && vm->uart_thre_pending) {
+			vm->uart_thre_pending = false;
+			uart_update_irq(vm);
+			return 0xc2;                 /* THR empty */
+		}
+		return 0xc1;                         /* no interrupt pending */
 	case 3: return vm->uart_lcr;
 	case 4: return vm->uart_mcr;
 	case 5: return 0x60;                         /* LSR: transmitter empty, never busy */
@@ -37,19 +64,26 @@ static void uart_write_reg(struct vm *vm, unsigned reg, uint8_t val)
 	bool dlab = vm->uart_lcr & 0x80;
 	switch (reg) {
 	case 0:
-		if (dlab)
+		if (dlab) {
 			vm->uart_dll = val;
-		else
+		} else {
 			vm_console_putc(vm, (char)val);
+			vm->uart_thre_pending = true; /* sent at once: empty again */
+			uart_update_irq(vm);
+		}
 		break;
 	case 1:
-		if (dlab)
+		if (dlab) {
 			vm->uart_dlm = val;
-		else
+		} else {
+			if ((val & IER_ETBEI) && !(vm->uart_ier & IER_ETBEI))
+				vm->uart_thre_pending = true;
 			vm->uart_ier = val & 0x0f;
+			uart_update_irq(vm);
+		}
 		break;
 	case 3: vm->uart_lcr = val; break;
-	case 4: vm->uart_mcr = val; break;
+	case 4: vm->uart_mcr = val; uart_update_irq(vm); break;
 	case 7: vm->uart_scratch = val; break;
 	default: break;
 	}
@@ -60,6 +94,13 @@ uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
 	struct vm *vm = v->vm;
 	if (port >= COM1 && port < COM1 + 8 && size == 1)
 		return uart_read(vm, port - COM1);
+	uint8_t b;
+	if (size == 1 && vpic_port(port)) {
+		spin_lock(&vm->dev_lock);
+		vpic_io(&vm->pic, port, false, &b);
+		spin_unlock(&vm->dev_lock);
+		return b;
+	}
 	if (port == 0xcf8 && size == 4)
 		return vm->pci_addr;
 	uint32_t val;
@@ -73,6 +114,11 @@ void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val)
 	struct vm *vm = v->vm;
 	if (port >= COM1 && port < COM1 + 8 && size == 1) {
 		uart_write_reg(vm, port - COM1, (uint8_t)val);
+	} else if (size == 1 && vpic_port(port)) {
+		uint8_t b = (uint8_t)val;
+		spin_lock(&vm->dev_lock);
+		vpic_io(&vm->pic, port, true, &b);
+		spin_unlock(&vm->dev_lock);
 	} else if (port == 0xf4) {
 		/* QEMU's isa-debug-exit semantics: the status is (v << 1) | 1. */
 		vm_end(vm, (int)(((val & 0xff) << 1) | 1), "debug-exit port");

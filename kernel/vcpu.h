@@ -14,6 +14,8 @@
 #include "mm/s2pt.h"
 #include "drivers/platform/fw_cfg.h"
 #include "drivers/platform/vlapic.h"
+#include "drivers/platform/vioapic.h"
+#include "drivers/platform/vpic.h"
 
 #define VM_MAX_VCPUS 8
 #define VREG_EFER 8
@@ -75,6 +77,7 @@ struct vcpu {
 	struct spinlock irq_lock; /* other vCPUs and devices deliver into lapic */
 	bool pending_init;      /* INIT / SIPI sent by another vCPU, applied by the owner */
 	int pending_sipi;       /* vector, or -1 */
+	uint32_t eoi_pending[8]; /* level EOIs seen under irq_lock, for the IOAPIC */
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats;
@@ -99,6 +102,10 @@ struct vm {
 	bool logged_hole_read, logged_hole_write;
 	uint8_t uart_lcr, uart_ier, uart_scratch, uart_dll, uart_dlm, uart_mcr;
 	struct fw_cfg fw_cfg;
+	struct vioapic ioapic;   /* routes device lines (UART: pin 4) to the LAPICs */
+	struct vpic pic;         /* the legacy 8259 pair, for guests that mask it */
+	struct spinlock dev_lock; /* ioapic, pic, uart: touched from every vCPU */
+	bool uart_thre_pending;  /* 16550 "transmitter empty" interrupt pending */
 	uint64_t acpi_rsdp;      /* guest-physical address of its ACPI RSDP */
 	char line[160];          /* the guest's console line being assembled */
 	unsigned line_len;
@@ -110,6 +117,7 @@ struct vm {
 bool handle_exit(struct vcpu *v, struct vm_exit *exit);
 void vm_end(struct vm *vm, int status, const char *why);
 void vm_console_putc(struct vm *vm, char c);
-void vm_ioapic_eoi(struct vm *vm, uint8_t vector);
+void vm_set_irq(struct vm *vm, unsigned gsi, bool asserted); /* a device line */
 int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val); /* -1: not it */
+void vm_platform_init(struct vm *vm);
 #endif

@@ -11,10 +11,67 @@
 
 static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
 		     uint8_t vector, bool logical, bool level, bool assert);
+/* A level-triggered EOI (the LAPIC calls this under the vCPU's irq_lock):
+ * noted here, told to the IOAPIC once the lock is dropped (flush_eois),
+ * because the IOAPIC may deliver again — possibly to this very vCPU. */
 static void lapic_eoi_cb(void *ctx, uint8_t vector)
 {
 	struct vcpu *v = ctx;
-	vm_ioapic_eoi(v->vm, vector);
+	v->eoi_pending[vector / 32] |= 1u << (vector % 32);
+}
+
+static void flush_eois(struct vcpu *v)
+{
+	for (unsigned w = 0; w < 8; w++) {
+		uint32_t bits = __atomic_exchange_n(&v->eoi_pending[w], 0, __ATOMIC_ACQ_REL);
+		while (bits) {
+			unsigned b = (unsigned)__builtin_ctz(bits);
+			bits &= bits - 1;
+			spin_lock(&v->vm->dev_lock);
+			vioapic_eoi(&v->vm->ioapic, (uint8_t)(w * 32 + b));
+			spin_unlock(&v->vm->dev_lock);
+		}
+	}
+}
+
+static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, uint8_t vector, bool level)
+{
+	vintr_deliver(ctx, dest, logical, mode, vector, level);
+}
+
+static const struct vioapic_ops ioapic_ops = { .deliver = ioapic_deliver };
+
+void vm_platform_init(struct vm *vm)
+{
+	vioapic_init(&vm->ioapic, VIOAPIC_DEFAULT_BASE, (uint8_t)vm->nvcpus, &ioapic_ops, vm);
+	vpic_init(&vm->pic);
+}
+
+void vm_set_irq(struct vm *vm, unsigned gsi, bool asserted)
+{
+	spin_lock(&vm->dev_lock);
+	vioapic_set_irq(&vm->ioapic, gsi, asserted);
+	if (gsi < 16)
+		vpic_set_irq(&vm->pic, gsi, asserted);
+	spin_unlock(&vm->dev_lock);
+}
+
+/* The IOAPIC page (called with no vCPU lock held). */
+int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val)
+{
+	if (gpa < vm->ioapic.base || gpa >= vm->ioapic.base + VIOAPIC_MMIO_SIZE)
+		return -1;
+	uint32_t off = (uint32_t)(gpa - vm->ioapic.base), v32 = (uint32_t)*val;
+	spin_lock(&vm->dev_lock);
+	int r = write ? vioapic_mmio_write(&vm->ioapic, off, size, v32)
+		      : vioapic_mmio_read(&vm->ioapic, off, size, &v32);
+	spin_unlock(&vm->dev_lock);
+	if (!write)
+		*val = v32;
+	if (r)
+		log_debug("vm %s: IOAPIC %s of %u bytes at offset %#x ignored", vm->cfg->name,
+			  write ? "write" : "read", size, off);
+	return 0;
 }
 
 static const struct vlapic_ops lapic_ops = { .send_ipi = send_ipi, .eoi = lapic_eoi_cb };
@@ -173,6 +230,7 @@ int vintr_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t
 		*val = v32;
 	}
 	spin_unlock(&v->irq_lock);
+	flush_eois(v);
 	if (r == VLAPIC_IGNORED)
 		log_debug("vm %s: LAPIC %s of %u bytes at offset %#lx ignored", v->vm->cfg->name,
 			  write ? "write" : "read", size, gpa - base);
@@ -193,6 +251,7 @@ int vintr_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val, bool *handled)
 	else
 		*handled = false;
 	spin_unlock(&v->irq_lock);
+	flush_eois(v);
 	return r;
 }
 
@@ -210,5 +269,6 @@ int vintr_msr_write(struct vcpu *v, uint32_t msr, uint64_t val, bool *handled)
 	else
 		*handled = false;
 	spin_unlock(&v->irq_lock);
+	flush_eois(v);
 	return r;
 }

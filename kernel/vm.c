@@ -116,6 +116,7 @@ static int build_platform(struct vm *vm)
 		return -1;
 	}
 	fw_cfg_init(&vm->fw_cfg, vm->nvcpus, vm->ram_size, vm->cfg->cmdline);
+	vm_platform_init(vm);
 	return 0;
 }
 
@@ -297,18 +298,6 @@ static void pcpu_run(void)
 		if (!ran)
 			idle_until(deadline);
 	}
-}
-
-void vm_ioapic_eoi(struct vm *vm, uint8_t vector)
-{
-	(void)vm;
-	(void)vector;
-}
-
-int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val)
-{
-	(void)vm; (void)gpa; (void)size; (void)write; (void)val;
-	return -1;
 }
 
 int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)

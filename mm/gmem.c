@@ -81,20 +81,25 @@ int gmem_add(struct gmem *g, uint64_t gpa, uint64_t size, enum gmem_kind kind,
 
 const struct gmem_range *gmem_lookup(const struct gmem *g, uint64_t gpa)
 {
-	/* Binary search over the sorted, disjoint ranges: find the last range
-	 * starting at or below gpa, then check that gpa is inside it. */
-	unsigned lo = 0, hi = g->count;
+	/* Binary search over the sorted, disjoint ranges for the last range
+	 * starting at or below gpa (or r[0] if none does), then check that
+	 * gpa is inside it.  Each step keeps the candidates base[0..n): the
+	 * lower half is dropped when base[half] still starts at or below gpa.
+	 * No early exit, so a map of one range costs no iteration at all:
+	 * this runs for every page-table entry a walk reads anew. */
+	const struct gmem_range *base = g->r;
+	unsigned n = g->count;
 
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (g->r[mid].gpa <= gpa)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
+	if (n == 0)
 		return NULL;
-	return range_contains(&g->r[lo - 1], gpa) ? &g->r[lo - 1] : NULL;
+	while (n > 1) {
+		unsigned half = n / 2;
+
+		if (base[half].gpa <= gpa)
+			base += half;
+		n -= half;
+	}
+	return range_contains(base, gpa) ? base : NULL;
 }
 
 void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write)

@@ -114,23 +114,18 @@ static inline uint64_t above_maxphy(unsigned m)
 	return m >= 52 ? 0 : BITS(51, m);
 }
 
-/* Fill in w for a walk with paging on (SDM Table 4-1 for the mode). */
-static inline void walk_setup(struct walk *w, const struct gwalk_regs *r)
+/* Fill in w for a walk in the given mode with paging on. */
+static inline void walk_setup(struct walk *w, enum mode mode, const struct gwalk_regs *r)
 {
 	unsigned m = r->maxphyaddr == 0 ? 52 : r->maxphyaddr < 32 ? 32 :
 		     r->maxphyaddr > 52 ? 52 : r->maxphyaddr;
 
-	if (!(r->cr4 & CR4_PAE))
-		w->mode = MODE_32;
-	else if (!(r->efer & EFER_LME))
-		w->mode = MODE_PAE;
-	else
-		w->mode = (r->cr4 & CR4_LA57) ? MODE_5LEVEL : MODE_4LEVEL;
-	w->s = &shapes[w->mode];
+	w->mode = mode;
+	w->s = &shapes[mode];
 	w->ps_levels = w->s->ps_levels;
-	w->nxe = w->mode != MODE_32 && (r->efer & EFER_NXE);
+	w->nxe = mode != MODE_32 && (r->efer & EFER_NXE);
 
-	switch (w->mode) {
+	switch (mode) {
 	case MODE_32: {
 		/* Only a 4 MiB PDE has reserved bits: with PSE-36, bits
 		 * (M' - 20):13 hold physical-address bits (M' - 1):32 and bits
@@ -219,8 +214,15 @@ static inline bool canonical(uint64_t va, unsigned bits)
 	return (uint64_t)((int64_t)(va << (64 - bits)) >> (64 - bits)) == va;
 }
 
-int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
-	  unsigned access, struct gwalk_result *out)
+/*
+ * The walk in one mode (paging on).  Always inlined, and only ever called
+ * with a constant mode: gwalk() gets one copy per mode, in which the
+ * mode's shape (levels, entry width, index bits) is constants rather than
+ * loads, which roughly halves the cost of a walk.
+ */
+static inline __attribute__((always_inline)) int
+walk_mode(enum mode mode, const struct gmem *g, const struct gwalk_regs *r,
+	  uint64_t gva, unsigned access, struct gwalk_result *out)
 {
 	bool write = access & GW_WRITE, user = access & GW_USER, fetch = access & GW_FETCH;
 	const struct mode_shape *s;
@@ -236,10 +238,7 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 	bool us, rw, xd;
 	uint32_t pfec;
 
-	/* ---- which mode (SDM Table 4-1) ---- */
-	if (!(r->cr0 & CR0_PG))
-		return finish(out, GW_OK, gva & 0xffffffffu, 4096, 0, 0);
-	walk_setup(&w, r);
+	walk_setup(&w, mode, r);
 	s = w.s;
 
 	/* ---- linear address and root (SDM 4.3, 4.4.1, 4.5.2) ---- */
@@ -329,4 +328,19 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 
 	return finish(out, GW_OK, entry_address(&w, e, page_size) | (gva & (page_size - 1)),
 		      page_size, 0, levels);
+}
+
+int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
+	  unsigned access, struct gwalk_result *out)
+{
+	/* ---- which mode (SDM Table 4-1) ---- */
+	if (!(r->cr0 & CR0_PG))
+		return finish(out, GW_OK, gva & 0xffffffffu, 4096, 0, 0);
+	if (!(r->cr4 & CR4_PAE))
+		return walk_mode(MODE_32, g, r, gva, access, out);
+	if (!(r->efer & EFER_LME))
+		return walk_mode(MODE_PAE, g, r, gva, access, out);
+	if (r->cr4 & CR4_LA57)
+		return walk_mode(MODE_5LEVEL, g, r, gva, access, out);
+	return walk_mode(MODE_4LEVEL, g, r, gva, access, out);
 }

@@ -145,6 +145,55 @@ static void test_x2apic(void)
 	CHECK((lapic_rd(0x30) & 0xff) == 0x14, "x2apic: back in xAPIC mode, the page answers again");
 }
 
+#define IOAPIC ((volatile uint32_t *)0xfec00000ull)
+#define VEC_UART 0x60
+static volatile unsigned uart_irqs;
+static volatile uint8_t uart_iir;
+static uint32_t ioapic_rd(uint32_t reg) { IOAPIC[0] = reg; return IOAPIC[4]; }
+static void ioapic_wr(uint32_t reg, uint32_t v) { IOAPIC[0] = reg; IOAPIC[4] = v; }
+static void on_uart(void)
+{
+	uart_iir = inb(0x3fa);             /* IIR: reading it clears "THR empty" */
+	uart_irqs++;
+	lapic_wr(0xb0, 0);
+}
+
+static void test_ioapic_uart(void)
+{
+	/* The legacy PIC: masked, as Linux and most kernels leave it. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	CHECK(inb(0x21) == 0xff && inb(0xa1) == 0xff, "pic: masks read back");
+	CHECK((ioapic_rd(1) & 0xff) == 0x20 && ((ioapic_rd(1) >> 16) & 0xff) == 23,
+	      "ioapic: version 0x20, 24 pins");
+	/* Disabling the APIC above reset it (SDM 11.4.7.2): software-enable again. */
+	lapic_wr(0xf0, 0x1ff);
+	ioapic_wr(0x10 + 2 * 4, VEC_UART);   /* pin 4: fixed, physical, edge, high */
+	ioapic_wr(0x10 + 2 * 4 + 1, 0);      /* destination APIC 0 */
+	CHECK(ioapic_rd(0x10 + 2 * 4) == VEC_UART, "ioapic: redirection entry reads back");
+	outb(0x3fc, 0x0b);                   /* MCR: DTR, RTS, OUT2 */
+	sti();
+	outb(0x3f9, 0x02);                   /* IER: THR empty interrupt */
+	rt_delay_tsc(2 * tsc_khz);
+	cli();
+	rt_check(uart_irqs >= 1 && (uart_iir & 0x0f) == 0x02, "ioapic: UART interrupt routed through pin 4",
+		 "%u interrupts, IIR %#x", uart_irqs, uart_iir);
+	outb(0x3f9, 0x00);
+	ioapic_wr(0x10 + 2 * 4, VEC_UART | (1u << 16));  /* masked */
+	/* Printing the line above raised "THR empty" again: let an interrupt
+	 * that was already accepted by the LAPIC arrive before counting. */
+	sti();
+	rt_delay_tsc(tsc_khz);
+	cli();
+	unsigned before = uart_irqs;
+	sti();
+	outb(0x3f9, 0x02);
+	rt_delay_tsc(2 * tsc_khz);
+	cli();
+	CHECK(uart_irqs == before, "ioapic: a masked pin delivers nothing");
+	outb(0x3f9, 0x00);
+}
+
 void guest_main(void)
 {
 	if (!rt_under_nestor()) {
@@ -157,7 +206,9 @@ void guest_main(void)
 	rt_irq_register(VEC_ONESHOT, on_oneshot);
 	rt_irq_register(VEC_SELF, on_self);
 	rt_irq_register(VEC_DEADLINE, on_deadline);
+	rt_irq_register(VEC_UART, on_uart);
 	test_xapic_timer();
 	test_tpr();
 	test_x2apic();
+	test_ioapic_uart();
 }
