@@ -279,14 +279,38 @@ static unsigned timer_divisor(uint32_t dcr)
 	return code == 7 ? 1 : 2u << code;
 }
 
+/*
+ * a * b / c (c != 0) without overflow, saturating at UINT64_MAX.  Plain
+ * 64-bit C on purpose: unsigned __int128 division would call libgcc's
+ * __udivti3, which is not built for a no-red-zone kernel.
+ */
 static uint64_t muldiv(uint64_t a, uint64_t b, uint64_t c, bool round_up)
 {
-	unsigned __int128 p = (unsigned __int128)a * b;
-	unsigned __int128 q = p / c;
+	/* 128-bit product hi:lo from 32-bit halves */
+	uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+	uint64_t lo = mid << 32 | (ll & 0xffffffffu);
+	uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+	uint64_t q = 0;
 
-	if (round_up && p % c)
+	if (hi >= c)
+		return UINT64_MAX;   /* quotient needs more than 64 bits */
+	/* Restoring long division; hi stays < c, so q fits 64 bits. */
+	for (int i = 0; i < 64; i++) {
+		bool carry = hi >> 63;
+
+		hi = hi << 1 | lo >> 63;
+		lo <<= 1;
+		q <<= 1;
+		if (carry || hi >= c) {
+			hi -= c;
+			q |= 1;
+		}
+	}
+	if (round_up && hi && q != UINT64_MAX)
 		q++;
-	return q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
+	return q;
 }
 
 /* TSC ticks until `counts` counter ticks have passed (rounded up). */
@@ -310,7 +334,11 @@ static uint32_t timer_mode(const struct vlapic *v)
 static bool timer_periodic(const struct vlapic *v) { return timer_mode(v) == APIC_TIMER_PERIODIC; }
 static bool timer_deadline_mode(const struct vlapic *v) { return timer_mode(v) == APIC_TIMER_TSC_DEADLINE; }
 
-/* TMCCT at `now`.  0 when stopped and always in TSC-deadline mode. */
+/*
+ * TMCCT at `now`: 0 when stopped and always in TSC-deadline mode.  Callers
+ * run vlapic_timer_update(now) first, so a due expiry has been processed
+ * (a one-shot stopped, a periodic timer reloaded) and ticks < timer_count.
+ */
 static uint32_t timer_current(const struct vlapic *v, uint64_t now)
 {
 	uint64_t elapsed, ticks;
@@ -319,12 +347,7 @@ static uint32_t timer_current(const struct vlapic *v, uint64_t now)
 		return 0;
 	elapsed = now > v->timer_base ? now - v->timer_base : 0;
 	ticks = tsc_to_counts(v, elapsed);
-	if (ticks < v->timer_count)
-		return (uint32_t)(v->timer_count - ticks);
-	/* Past the expiry that vlapic_timer_update has not processed yet. */
-	if (!timer_periodic(v) || v->timer_initial == 0)
-		return 0;
-	return v->timer_initial - (uint32_t)((ticks - v->timer_count) % v->timer_initial);
+	return ticks < v->timer_count ? (uint32_t)(v->timer_count - ticks) : 0;
 }
 
 uint64_t vlapic_timer_deadline(const struct vlapic *v)
