@@ -83,10 +83,11 @@ const struct gmem_range *gmem_lookup(const struct gmem *g, uint64_t gpa)
 {
 	/* Binary search over the sorted, disjoint ranges for the last range
 	 * starting at or below gpa (or r[0] if none does), then check that
-	 * gpa is inside it.  Each step keeps the candidates base[0..n): the
-	 * lower half is dropped when base[half] still starts at or below gpa.
-	 * No early exit, so a map of one range costs no iteration at all:
-	 * this runs for every page-table entry a walk reads anew. */
+	 * gpa is inside it.  The candidates are base[0..n), and each step
+	 * keeps n - half of them: from base[half] on if that range starts at
+	 * or below gpa, else from base[0] (for odd n that keeps one range
+	 * starting above gpa, which cannot be the answer but does no harm).
+	 * A map of one range, the usual, takes no step at all. */
 	const struct gmem_range *base = g->r;
 	unsigned n = g->count;
 
@@ -114,16 +115,22 @@ void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write)
 	return host_addr(r, gpa);
 }
 
-const void *gmem_cursor_find(struct gmem_cursor *c, uint64_t gpa, uint64_t len)
+bool gmem_cursor_read_slow(struct gmem_cursor *c, uint64_t gpa, unsigned len, uint64_t *val)
 {
-	const struct gmem_range *r = gmem_lookup(c->g, gpa);
+	const struct gmem_range *r;
 
-	if (len == 0 || r == NULL || !backed_for(r, false))
-		return NULL;
-	c->r = r;       /* readable: worth trying first next time */
-	if (len > r->size - (gpa - r->gpa))
-		return NULL;
-	return host_addr(r, gpa);
+	if (!(len == 1 || len == 2 || len == 4 || len == 8) || (gpa & (len - 1)))
+		return false;
+	r = gmem_lookup(c->g, gpa);
+	if (r == NULL || !backed_for(r, false))
+		return false;
+	/* Readable: the range to try first next time.  The word is aligned
+	 * and the range 4 KiB aligned, so the word is wholly inside. */
+	c->gpa = r->gpa;
+	c->size = r->size;
+	c->hpa = r->hpa;
+	*val = gmem_load_word(r->hpa + (gpa - r->gpa), len);
+	return true;
 }
 
 /*

@@ -86,8 +86,8 @@ const struct gmem_range *gmem_lookup(const struct gmem *g, uint64_t gpa);
  * len == 0 (there is nothing to point at).  The pointer is valid for
  * exactly len bytes: callers needing more must ask again.
  *
- * This, gmem_read, gmem_write and gmem_cursor_ptr (a cached gmem_ptr
- * for reading, below) are the only ways Nestor turns a guest-controlled
+ * This, gmem_read, gmem_write and gmem_cursor_read (a word read
+ * with a memo, below) are the only ways Nestor turns a guest-controlled
  * address into host memory ("guests never touch L0").
  */
 void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write);
@@ -96,7 +96,9 @@ void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write);
  * Many small reads that mostly fall in one range — a guest page-table walk
  * reads 2 to 5 entries, nearly always all in the same RAM range — go
  * through a cursor: it remembers the last range it read from, so most
- * reads cost a few compares instead of a search of the map.
+ * reads cost a compare instead of a search of the map.  It reads
+ * naturally aligned words (1, 2, 4 or 8 bytes), such as page-table
+ * entries.
  *
  * A cursor belongs to its caller (on its stack, for one job such as one
  * walk).  The map itself stays read-only, so it can be shared by all CPUs
@@ -104,37 +106,89 @@ void *gmem_ptr(const struct gmem *g, uint64_t gpa, uint64_t len, bool write);
  */
 struct gmem_cursor {
 	const struct gmem *g;
-	const struct gmem_range *r; /* last range read: RAM or ROM, or NULL */
+	/* The last range read (RAM or ROM), copied so that the fast path
+	 * needs no pointer chase; size 0 when there is none yet. */
+	uint64_t gpa, size, hpa;
 };
 
+/*
+ * Start with the lowest range as the guess, if it can be read: guest RAM
+ * starts at GPA 0 on a PC, and a lone RAM range is the common map.  A
+ * wrong guess costs one compare.
+ */
 static inline void gmem_cursor_init(struct gmem_cursor *c, const struct gmem *g)
 {
+	const struct gmem_range *r = &g->r[0];
+
 	c->g = g;
-	c->r = NULL;
+	if (g->count > 0 && (r->kind == GMEM_RAM || r->kind == GMEM_ROM)) {
+		c->gpa = r->gpa;
+		c->size = r->size;
+		c->hpa = r->hpa;
+	} else {
+		c->gpa = c->size = c->hpa = 0;
+	}
 }
 
-/* The slow path of gmem_cursor_ptr (mm/gmem.c): search the map. */
-const void *gmem_cursor_find(struct gmem_cursor *c, uint64_t gpa, uint64_t len);
+/*
+ * Guest memory as words.  may_alias: the guest's bytes have no C type
+ * (the host tests back guest RAM with byte arrays).  Volatile: another
+ * vCPU may be writing the word, and a reader that checks it and then uses
+ * it must see one value, loaded once in one aligned access (single-copy
+ * atomic on x86) — never a value the compiler chose to load again.
+ */
+typedef const volatile uint8_t __attribute__((may_alias)) gmem_u8;
+typedef const volatile uint16_t __attribute__((may_alias)) gmem_u16;
+typedef const volatile uint32_t __attribute__((may_alias)) gmem_u32;
+typedef const volatile uint64_t __attribute__((may_alias)) gmem_u64;
+
+/* Load the naturally aligned little-endian word of len bytes at host
+ * address hpa, zero-extended. */
+static inline uint64_t gmem_load_word(uint64_t hpa, unsigned len)
+{
+	const void *p = (const void *)(uintptr_t)hpa;
+
+	switch (len) {
+	case 1: return *(gmem_u8 *)p;
+	case 2: return *(gmem_u16 *)p;
+	case 4: return *(gmem_u32 *)p;
+	default: return *(gmem_u64 *)p;
+	}
+}
+
+/* The slow path of gmem_cursor_read (mm/gmem.c): search the map. */
+bool gmem_cursor_read_slow(struct gmem_cursor *c, uint64_t gpa, unsigned len, uint64_t *val);
 
 /*
- * Exactly gmem_ptr(c->g, gpa, len, false): a host pointer for READING
- * [gpa, gpa + len) iff it lies wholly in one RAM or ROM range, else NULL
- * (and NULL for len == 0).  Inline so that the common case — inside the
- * range of the previous read — costs no call.
+ * Read the naturally aligned little-endian word of len bytes (1, 2, 4 or
+ * 8; gpa a multiple of len) at gpa into *val, zero-extended, if it lies
+ * in guest RAM or ROM — the bytes gmem_read() would accept — with one
+ * load.  Returns false, leaving *val alone, if it does not, or if len or
+ * the alignment is not as above.
+ *
+ * Inline, and fast when the word is in the range of the previous read:
+ * ranges are 4 KiB aligned, so an aligned word lies in a range iff its
+ * first byte does, and that is one compare.
  */
-static inline const void *gmem_cursor_ptr(struct gmem_cursor *c, uint64_t gpa, uint64_t len)
+static inline bool gmem_cursor_read(struct gmem_cursor *c, uint64_t gpa, unsigned len,
+				    uint64_t *val)
 {
-	const struct gmem_range *r = c->r;
+	bool word = (len == 1 || len == 2 || len == 4 || len == 8) && (gpa & (len - 1)) == 0;
+	uint64_t v;
 
-	if (r != NULL) {
-		/* Unsigned: gpa below r->gpa wraps to an offset >= r->size
-		 * (ranges end below 2^64), so one compare bounds both ends. */
-		uint64_t off = gpa - r->gpa;
-
-		if (off < r->size && len != 0 && len <= r->size - off)
-			return (const void *)(uintptr_t)(r->hpa + off);
+	/* Unsigned: gpa below c->gpa wraps to an offset >= c->size (ranges
+	 * end below 2^64), so one compare bounds both ends.  Marked likely
+	 * so that the compiler lays the fast path out straight. */
+	if (__builtin_expect(word && gpa - c->gpa < c->size, 1)) {
+		*val = gmem_load_word(c->hpa + (gpa - c->gpa), len);
+		return true;
 	}
-	return gmem_cursor_find(c, gpa, len);
+	/* v, not val, goes to the slow path: the caller's variable then
+	 * never has its address taken and can stay in a register. */
+	if (!gmem_cursor_read_slow(c, gpa, len, &v))
+		return false;
+	*val = v;
+	return true;
 }
 
 /*

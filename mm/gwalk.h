@@ -9,9 +9,9 @@
  * string I/O buffer.  The result is a guest-physical address, which the
  * caller then accesses through mm/gmem.h.
  *
- * The guest's tables are read only through gmem_read(), never through raw
- * pointers: a guest CR3 or PTE is guest-controlled (DESIGN.md "Principles"
- * 4).  A table that is not in guest RAM/ROM is reported as fault 2 with the
+ * The guest's tables are read only through gmem (gmem_cursor_read(), one
+ * load per entry), never through raw pointers: a guest CR3 or PTE is
+ * guest-controlled (DESIGN.md "Principles" 4).  A table that is not in guest RAM/ROM is reported as fault 2 with the
  * entry's GPA, for the caller to decide (real hardware would read whatever
  * is there, e.g. a device register; Nestor does not walk through MMIO).
  *

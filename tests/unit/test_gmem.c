@@ -176,6 +176,115 @@ static void lookup_boundaries(void **state)
 	assert_null(gmem_lookup(&g, UINT64_MAX));
 }
 
+/* Many ranges, every count from 1 to the maximum: the binary search
+ * must agree with a plain scan at every range's edges and in its gaps. */
+static void lookup_agrees_with_scan_for_every_count(void **state)
+{
+	(void)state;
+	for (unsigned count = 1; count <= GMEM_MAX_RANGES; count++) {
+		struct gmem m;
+
+		gmem_init(&m);
+		/* range i: [0x10000 * (i + 1), + 0x1000 * (i % 3 + 1)), MMIO so
+		 * that no backing is needed; gaps between them */
+		for (unsigned i = count; i-- > 0;)
+			assert_int_equal(gmem_add(&m, 0x10000ull * (i + 1), PG * (i % 3 + 1),
+						  GMEM_MMIO, 0, i), 0);
+		for (unsigned i = 0; i <= count; i++) {
+			uint64_t probes[] = { 0x10000ull * (i + 1) - 1, 0x10000ull * (i + 1),
+					      0x10000ull * (i + 1) + PG * (i % 3 + 1) - 1,
+					      0x10000ull * (i + 1) + PG * (i % 3 + 1) };
+			for (unsigned k = 0; k < 4; k++) {
+				const struct gmem_range *want = NULL;
+
+				for (unsigned j = 0; j < m.count; j++)
+					if (probes[k] >= m.r[j].gpa &&
+					    probes[k] - m.r[j].gpa < m.r[j].size)
+						want = &m.r[j];
+				assert_ptr_equal(gmem_lookup(&m, probes[k]), want);
+			}
+		}
+		assert_null(gmem_lookup(&m, 0));
+		assert_null(gmem_lookup(&m, UINT64_MAX));
+	}
+}
+
+/* ---- gmem_cursor_read ---------------------------------------------------- */
+
+static void cursor_reads_words_in_ram_and_rom(void **state)
+{
+	(void)state;
+	struct gmem_cursor c;
+	uint64_t v = 0;
+
+	gmem_cursor_init(&c, &g);
+	/* the first guess is r[0] (ram_a at 0x10000) */
+	assert_true(gmem_cursor_read(&c, 0x10008, 8, &v));
+	assert_int_equal(v, 0x0f0e0d0c0b0a0908ull);   /* little-endian bytes 8..15 */
+	assert_true(gmem_cursor_read(&c, 0x10004, 4, &v));
+	assert_int_equal(v, 0x07060504u);
+	assert_true(gmem_cursor_read(&c, 0x10002, 2, &v));
+	assert_int_equal(v, 0x0302);
+	assert_true(gmem_cursor_read(&c, 0x10001, 1, &v));
+	assert_int_equal(v, 0x01);
+	/* another range: found, then remembered */
+	assert_true(gmem_cursor_read(&c, 0x14000, 8, &v));
+	assert_int_equal(v, 0x8786858483828180ull);
+	assert_int_equal(c.gpa, 0x14000);
+	assert_true(gmem_cursor_read(&c, 0x15ff8, 8, &v));  /* last word of ram_b */
+	/* ROM reads */
+	assert_true(gmem_cursor_read(&c, 0x21ff8, 8, &v));
+	assert_int_equal(v, 0xeeeeeeeeeeeeeeeeull);
+	/* back in the first range */
+	assert_true(gmem_cursor_read(&c, 0x13ff8, 8, &v));
+	assert_int_equal(v, 0xfffefdfcfbfaf9f8ull);
+}
+
+static void cursor_refuses_like_gmem_read(void **state)
+{
+	(void)state;
+	struct gmem_cursor c;
+	uint64_t v = 42;
+
+	gmem_cursor_init(&c, &g);
+	assert_false(gmem_cursor_read(&c, 0x16000, 8, &v));      /* MMIO */
+	assert_false(gmem_cursor_read(&c, 0x17000, 8, &v));      /* hole */
+	assert_false(gmem_cursor_read(&c, 0xfff8, 8, &v));       /* below */
+	assert_false(gmem_cursor_read(&c, 0x22000, 4, &v));      /* above */
+	assert_false(gmem_cursor_read(&c, UINT64_MAX - 7, 8, &v));
+	/* not a naturally aligned 1/2/4/8-byte word */
+	assert_false(gmem_cursor_read(&c, 0x10004, 8, &v));
+	assert_false(gmem_cursor_read(&c, 0x10001, 2, &v));
+	assert_false(gmem_cursor_read(&c, 0x10000, 3, &v));
+	assert_false(gmem_cursor_read(&c, 0x10000, 16, &v));
+	assert_false(gmem_cursor_read(&c, 0x10000, 0, &v));
+	assert_int_equal(v, 42);                                 /* untouched */
+	/* a refusal leaves the remembered range alone */
+	assert_int_equal(c.gpa, 0x10000);
+	assert_int_equal(c.size, 4 * PG);
+}
+
+static void cursor_without_a_readable_first_range(void **state)
+{
+	(void)state;
+	struct gmem m, e;
+	struct gmem_cursor c;
+	uint64_t v = 0;
+
+	gmem_init(&e);
+	gmem_cursor_init(&c, &e);
+	assert_false(gmem_cursor_read(&c, 0, 8, &v));
+
+	gmem_init(&m);
+	assert_int_equal(gmem_add(&m, 0, PG, GMEM_MMIO, 0, 1), 0);
+	assert_int_equal(gmem_add(&m, PG, 4 * PG, GMEM_RAM, HPA(ram_a), 0), 0);
+	gmem_cursor_init(&c, &m);
+	assert_int_equal(c.size, 0);                             /* no guess */
+	assert_false(gmem_cursor_read(&c, 0, 8, &v));            /* MMIO */
+	assert_true(gmem_cursor_read(&c, PG + 0x10, 8, &v));
+	assert_int_equal(v, 0x1716151413121110ull);
+}
+
 /* ---- gmem_ptr ----------------------------------------------------------- */
 
 static void ptr_inside_one_range(void **state)
@@ -292,6 +401,10 @@ int main(void)
 		cmocka_unit_test_setup(add_rejects_overlap, setup),
 		cmocka_unit_test(add_rejects_when_full),
 		cmocka_unit_test_setup(lookup_boundaries, setup),
+		cmocka_unit_test(lookup_agrees_with_scan_for_every_count),
+		cmocka_unit_test_setup(cursor_reads_words_in_ram_and_rom, setup),
+		cmocka_unit_test_setup(cursor_refuses_like_gmem_read, setup),
+		cmocka_unit_test_setup(cursor_without_a_readable_first_range, setup),
 		cmocka_unit_test_setup(ptr_inside_one_range, setup),
 		cmocka_unit_test_setup(ptr_refuses_straddles_and_non_ram, setup),
 		cmocka_unit_test_setup(read_across_two_ram_ranges, setup),

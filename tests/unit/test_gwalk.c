@@ -475,6 +475,57 @@ static void level4_noncanonical_and_table_faults(void **state)
 	expect_ok(0x10123, 0, 0x10123, KB(4), 4);
 }
 
+/*
+ * The same tables seen through other maps of the same bytes: split into
+ * several RAM ranges (so consecutive entries come from different ranges),
+ * or with an MMIO page first (so the walker's first guess of where tables
+ * live is wrong).  Every walk must come out exactly as with the plain map.
+ */
+static void level4_tables_across_ranges(void **state)
+{
+	(void)state;
+	static const uint64_t gvas[] = {
+		0x10123, 0x11fff, 0x12000, 0x13000, 0x2fedcb, 0x7fffffff,
+		0xffffffffc0001234ull, 0x0000800000000000ull,
+	};
+	uint64_t ram_hpa = (uint64_t)(uintptr_t)ram;
+	struct gmem split, mmio_first;
+	struct gwalk_result want, got;
+
+	build_4level();
+	/* PML4 and PDPT in one range, PD in a second, PT in a third */
+	gmem_init(&split);
+	assert_int_equal(gmem_add(&split, 0, 0x3000, GMEM_RAM, ram_hpa, 0), 0);
+	assert_int_equal(gmem_add(&split, 0x3000, 0x1000, GMEM_RAM, ram_hpa + 0x3000, 0), 0);
+	assert_int_equal(gmem_add(&split, 0x4000, RAM_SIZE - 0x4000, GMEM_RAM,
+				  ram_hpa + 0x4000, 0), 0);
+	/* page 0 is MMIO; the rest of RAM as usual */
+	gmem_init(&mmio_first);
+	assert_int_equal(gmem_add(&mmio_first, 0, 0x1000, GMEM_MMIO, 0, 1), 0);
+	assert_int_equal(gmem_add(&mmio_first, 0x1000, RAM_SIZE - 0x1000, GMEM_RAM,
+				  ram_hpa + 0x1000, 0), 0);
+
+	for (unsigned v = 0; v < sizeof(gvas) / sizeof(gvas[0]); v++)
+		for (unsigned a = 0; a < 8; a++) {
+			const struct gmem *maps[] = { &split, &mmio_first };
+
+			gwalk(&g, &regs, gvas[v], a, &want);
+			for (unsigned m = 0; m < 2; m++) {
+				gwalk(maps[m], &regs, gvas[v], a, &got);
+				assert_int_equal(got.fault, want.fault);
+				assert_int_equal(got.gpa, want.gpa);
+				assert_int_equal(got.page_size, want.page_size);
+				assert_int_equal(got.pf_error, want.pf_error);
+				assert_int_equal(got.levels, want.levels);
+			}
+		}
+	/* and a PD moved into the MMIO page is a table fault there */
+	put64(0x2000 + 0 * 8, 0x0000 | P | RW | US);
+	assert_int_equal(gwalk(&mmio_first, &regs, 0x10000, 0, &got), 2);
+	assert_int_equal(got.gpa, 0);
+	assert_int_equal(got.levels, 2);
+}
+
 /* ---- 5-level paging ----------------------------------------------------- */
 
 static void level5_translations(void **state)
@@ -542,6 +593,7 @@ int main(void)
 		cmocka_unit_test_setup(level4_access_rights, setup),
 		cmocka_unit_test_setup(level4_reserved_bits, setup),
 		cmocka_unit_test_setup(level4_noncanonical_and_table_faults, setup),
+		cmocka_unit_test_setup(level4_tables_across_ranges, setup),
 		cmocka_unit_test_setup(level5_translations, setup),
 		cmocka_unit_test_setup(walker_sets_no_accessed_or_dirty_bits, setup),
 	};
