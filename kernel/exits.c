@@ -167,8 +167,13 @@ bool handle_exit(struct vcpu *v, struct vm_exit *e)
 		vm_end(v->vm, -1, "invalid guest state");
 		return false;
 	case EXIT_EXCEPTION:
-		/* Only #MC is intercepted: a machine check is the host's problem. */
-		panic("vm %s: machine check while the guest ran", v->vm->cfg->name);
+		/* No exception is intercepted but #MC: a machine check is the host's problem. */
+		panic("vm %s: exception %u exit while the guest ran", v->vm->cfg->name, e->exc.vector);
+	case EXIT_CR:
+		if (vcpu_ops->emulate_cr && vcpu_ops->emulate_cr(v, e))
+			return true;
+		vm_end(v->vm, -1, "unexpected control-register access exit");
+		return false;
 	case EXIT_MMIO:
 	case EXIT_OTHER:
 	default:

@@ -33,6 +33,7 @@ struct vm_exit {
 		struct { uint32_t msr; } msr;
 		struct { uint64_t gpa; bool write, fetch, present; } npf;
 		struct { uint8_t vector; bool has_error; uint32_t error; } exc;
+		struct { uint64_t qual; } cr;  /* VMX control-register access: exit qualification */
 	};
 };
 
@@ -59,10 +60,13 @@ struct vcpu_ops {
 	void (*dump)(struct vcpu *v);                  /* state dump when a VM dies */
 	/* INIT-SIPI: restart an AP in real mode at vector:0000 (SDM 8.4.4.1). */
 	void (*reset_for_sipi)(struct vcpu *v, uint8_t vector);
+	/* Control-register accesses L0 intercepts (VMX: CR0/CR4 bits it owns). */
+	bool (*emulate_cr)(struct vcpu *v, const struct vm_exit *exit);
 };
 
 extern const struct vcpu_ops *vcpu_ops;
 extern const struct vcpu_ops svm_ops;
+extern const struct vcpu_ops vmx_ops;
 
 struct vcpu {
 	struct vm *vm;

@@ -136,7 +136,8 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 	}
 	gmem_init(&vm->mem);
 	if (gmem_add(&vm->mem, 0, vm->ram_size, GMEM_RAM, vm->ram_hpa, 0) ||
-	    s2pt_init(&vm->s2, S2_NPT, alloc_table, NULL, cpu_caps.has_1g_pages) ||
+	    s2pt_init(&vm->s2, vcpu_ops == &vmx_ops ? S2_EPT : S2_NPT, alloc_table, NULL,
+		      vcpu_ops == &vmx_ops ? (bool)((cpu_caps.vmx_ept_vpid >> 17) & 1) : (bool)cpu_caps.has_1g_pages) ||
 	    s2pt_build_from_gmem(&vm->s2, &vm->mem)) {
 		log_err("vm %s: cannot build its memory map / nested page tables", cfg->name);
 		return -1;
@@ -302,10 +303,14 @@ static void pcpu_run(void)
 
 int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
 {
-	if (cpu_caps.has_svm)
+	if (cpu_caps.vendor == VENDOR_AMD && cpu_caps.has_svm)
+		vcpu_ops = &svm_ops;
+	else if (cpu_caps.has_vmx && (cpu_caps.vmx_proc2 >> 32 & 0xa2) == 0xa2)
+		vcpu_ops = &vmx_ops; /* needs EPT, VPID, unrestricted guest (secondary bits 1, 5, 7) */
+	else if (cpu_caps.has_svm)
 		vcpu_ops = &svm_ops;
 	if (!vcpu_ops) {
-		log_err("vm: no supported virtualization backend on this CPU (SVM needed in this build)");
+		log_err("vm: no supported virtualization on this CPU (SVM with NPT, or VMX with EPT, VPID and unrestricted guest)");
 		return (int)cfg->vm_count;
 	}
 	int failed = 0;

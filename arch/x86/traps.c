@@ -158,6 +158,17 @@ static void dump_and_die(struct trap_frame *tf)
 	run_end(RUN_FAIL);
 }
 
+/* An interrupt the CPU acknowledged for us on a VM exit (VMX "acknowledge
+ * interrupt on exit"): run its handler as if it had arrived normally. */
+void trap_dispatch_vector(uint8_t vector)
+{
+	struct trap_frame tf = { .vector = vector };
+	if (handlers[vector])
+		handlers[vector](&tf);
+	else if (vector != VEC_SPURIOUS)
+		log_warn("interrupt %u with no handler", vector);
+}
+
 void trap_dispatch(struct trap_frame *tf);
 void trap_dispatch(struct trap_frame *tf)
 {

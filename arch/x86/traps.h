@@ -28,6 +28,7 @@ void idt_load(void);              /* every CPU */
 void gdt_init_this_cpu(void);     /* GDT + TSS with IST stacks, every CPU */
 void tss_init_ist(void);          /* IST stacks; needs the frame allocator */
 void trap_register(unsigned vector, trap_handler_fn fn);
+void trap_dispatch_vector(uint8_t vector);
 const char *exception_name(unsigned vector);
 
 #endif
