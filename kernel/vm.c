@@ -232,6 +232,8 @@ static bool vm_stuck(struct vm *vm)
 	return true;
 }
 
+#define SLICE_US 10000
+
 /* Sleep until the earliest vCPU timer or an IPI from another CPU. */
 static void idle_until(uint64_t deadline)
 {
@@ -284,6 +286,10 @@ static void pcpu_run(void)
 			live = true;
 			vintr_before_entry(v);
 			if (vintr_runnable(v)) {
+				/* Sharing this CPU: a time slice, so a vCPU that never
+				 * exits by itself cannot starve the others. */
+				if (pcpu_nvcpus[me] > 1)
+					lapic_timer_oneshot(VEC_LAPIC_TIMER, SLICE_US);
 				run_vcpu(v);
 				ran = true;
 			} else if (vm_stuck(v->vm)) {

@@ -233,6 +233,10 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 {
 	struct vmcb *vm = vmcb_of(v);
+	/* Moving RIP past an instruction ends its interrupt shadow (STI, MOV
+	 * SS): the shadow covered only that instruction (APM 15.21.5). */
+	if (vm->save.rip != v->rip)
+		vm->ctl.int_state &= ~1ull;
 	vm->save.rax = v->gpr[RAX];
 	vm->save.rsp = v->gpr[RSP];
 	vm->save.rip = v->rip;

@@ -63,6 +63,7 @@ struct vmx_vcpu {
 	bool launched;        /* VMLAUNCH done: next entry is VMRESUME */
 	uint32_t proc_ctls;
 	uint64_t cr2;         /* CR2 is not in the VMCS: kept here across exits */
+	uint64_t exit_rip;    /* guest RIP at the last exit */
 	uint64_t msr_star, msr_lstar, msr_cstar, msr_sfmask, msr_kgsbase;
 };
 
@@ -351,6 +352,18 @@ static void vmcs_snapshot(struct vmcs_image *img)
 	}
 }
 
+/* Name the SDM checks the current VMCS fails (never silently retried). */
+static int report_entry_checks(struct vcpu *v)
+{
+	struct vmcs_image img;
+	struct vmx_check_failure fails[8];
+	vmcs_snapshot(&img);
+	int n = vmx_check_entry(&img, &caps, cpu_caps.phys_bits, fails, 8);
+	for (int i = 0; i < n && i < 8; i++)
+		log_err("vmx: vCPU %u's VMCS fails SDM %s: %s", v->index, fails[i].sdm_ref, fails[i].name);
+	return n;
+}
+
 /* First run on its CPU: the VMCS gets every field (SDM 24.11.3: VMCLEAR
  * then VMPTRLD), then Nestor checks its own work before VMLAUNCH. */
 static int vmcs01_setup(struct vcpu *v)
@@ -386,16 +399,10 @@ static int vmcs01_setup(struct vcpu *v)
 	guest_boot_state(v);
 	x->ready = true;
 
-	struct vmcs_image img;
-	struct vmx_check_failure fails[8];
 	vmcs_write(VMCS_GUEST_RIP, v->rip);
 	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
 	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
-	vmcs_snapshot(&img);
-	int n = vmx_check_entry(&img, &caps, cpu_caps.phys_bits, fails, 8);
-	for (int i = 0; i < n && i < 8; i++)
-		log_err("vmx: vmcs01 of vCPU %u fails SDM %s: %s", v->index, fails[i].sdm_ref, fails[i].name);
-	return n ? -1 : 0;
+	return report_entry_checks(v) ? -1 : 0;
 }
 
 /* MSRs the CPU does not switch and Nestor lets the guest own: swap them
@@ -512,6 +519,13 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 		return;
 	}
 	switch_msrs(v);
+	/* Skipping the exiting instruction ends blocking by STI / MOV SS, which
+	 * covered that instruction only (SDM 25.4.2, table 25-3). */
+	if (v->rip != x->exit_rip) {
+		uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+		if (intr & 3)
+			vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
+	}
 	vmcs_write(VMCS_GUEST_RIP, v->rip);
 	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
 	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
@@ -529,7 +543,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 		return;
 	}
 	x->launched = true;
-	v->rip = vmcs_read(VMCS_GUEST_RIP);
+	v->rip = x->exit_rip = vmcs_read(VMCS_GUEST_RIP);
 	v->gpr[RSP] = vmcs_read(VMCS_GUEST_RSP);
 	v->rflags = vmcs_read(VMCS_GUEST_RFLAGS);
 	uint32_t reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON);
@@ -542,15 +556,17 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, vmcs_read(VMCS_IDT_VECTORING_ERROR_CODE));
 		vmcs_write(VMCS_ENTRY_INSTRUCTION_LEN, vmcs_read(VMCS_EXIT_INSTRUCTION_LEN));
 	}
-	if (reason & (1u << 31))
+	if (reason & (1u << 31)) {
 		log_err("vmx: VM-entry failure, exit reason %u (%s), qualification %#lx", reason & 0xffff,
 			vmx_exit_reason_name(reason & 0xffff), vmcs_read(VMCS_EXIT_QUALIFICATION));
+		report_entry_checks(v);
+	}
 	decode_exit(v, reason, exit);
 }
 
 static uint64_t vmx_get_cr(struct vcpu *v, int cr)
 {
-	(void)v;
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	switch (cr) {
 	case 0: {
 		uint64_t m = vmcs_read(VMCS_CR0_GUEST_HOST_MASK);
@@ -582,6 +598,7 @@ static void sync_long_mode(void)
 
 static void vmx_set_cr(struct vcpu *v, int cr, uint64_t val)
 {
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	switch (cr) {
 	case 0: set_guest_cr0(val); sync_long_mode(); break;
 	case 2: vx(v)->cr2 = val; break;
@@ -595,18 +612,19 @@ static void vmx_set_cr(struct vcpu *v, int cr, uint64_t val)
 
 static int vmx_guest_cpl(struct vcpu *v)
 {
-	(void)v;
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	return (int)((vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3);
 }
 
 static bool vmx_long_mode(struct vcpu *v)
 {
-	(void)v;
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	return (vmcs_read(VMCS_GUEST_CS_AR) >> 13) & 1;
 }
 
 static unsigned vmx_cs_size(struct vcpu *v)
 {
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	if (!(vmx_get_cr(v, 0) & CR0_PE))
 		return 16;
 	uint64_t ar = vmcs_read(VMCS_GUEST_CS_AR);
@@ -617,13 +635,13 @@ static unsigned vmx_cs_size(struct vcpu *v)
 
 static uint64_t vmx_seg_base(struct vcpu *v, int seg)
 {
-	(void)v;
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	return seg >= 0 && seg < 6 ? vmcs_read(segs[seg].base) : 0;
 }
 
 static void vmx_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 {
-	(void)v;
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	vmcs_write(VMCS_ENTRY_INTR_INFO, vector | INTR_TYPE_HW_EXC | INTR_INFO_VALID |
 		   (has_error ? INTR_INFO_ERROR : 0));
 	if (has_error)
@@ -632,18 +650,20 @@ static void vmx_inject_exception(struct vcpu *v, uint8_t vector, bool has_error,
 
 static void vmx_inject_irq(struct vcpu *v, uint8_t vector)
 {
-	(void)v;
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	vmcs_write(VMCS_ENTRY_INTR_INFO, vector | INTR_TYPE_EXT | INTR_INFO_VALID);
 }
 
 static bool vmx_irq_window_open(struct vcpu *v)
 {
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	return (v->rflags & (1u << 9)) && !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 3) &&
 	       !(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
 }
 
 static void vmx_request_irq_window(struct vcpu *v, bool on)
 {
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	struct vmx_vcpu *x = vx(v);
 	x->proc_ctls = on ? x->proc_ctls | PROC_IRQ_WINDOW : x->proc_ctls & ~PROC_IRQ_WINDOW;
 	vmcs_write(VMCS_PROC_BASED_CONTROLS, x->proc_ctls);
@@ -686,7 +706,7 @@ static void vmx_reset_for_sipi(struct vcpu *v, uint8_t vector)
 			set_seg(i, 0, 0, 0xffff, 0x93);
 	set_guest_cr0(1u << 4); /* real mode: PE = 0 (unrestricted guest) */
 	memset(v->gpr, 0, sizeof(v->gpr));
-	v->rip = 0;
+	v->rip = vx(v)->exit_rip = 0;
 	v->rflags = 0x2;
 	v->halted = false;
 	vx(v)->cr2 = 0;
@@ -694,6 +714,7 @@ static void vmx_reset_for_sipi(struct vcpu *v, uint8_t vector)
 
 static void vmx_dump(struct vcpu *v)
 {
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	log_err("  exit reason %lu (%s) qualification %#lx", vmcs_read(VMCS_EXIT_REASON) & 0xffff,
 		vmx_exit_reason_name(vmcs_read(VMCS_EXIT_REASON) & 0xffff), vmcs_read(VMCS_EXIT_QUALIFICATION));
 	log_err("  RIP %#lx RSP %#lx RFLAGS %#lx CS %#lx/%#lx", vmcs_read(VMCS_GUEST_RIP), vmcs_read(VMCS_GUEST_RSP),
