@@ -153,6 +153,8 @@ bool handle_exit(struct vcpu *v, struct vm_exit *e)
 		__asm__ volatile("nop");
 		cli();
 		return true;
+	case EXIT_TIMER:
+		return true; /* L0's deadline: the run loop looks at timers and slices */
 	case EXIT_IRQ_WINDOW:
 		vcpu_ops->request_irq_window(v, false);
 		return true;

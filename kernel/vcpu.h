@@ -75,6 +75,8 @@ struct vcpu {
 	uint64_t gpr[16];       /* saved/restored around guest entry by the backend */
 	uint64_t rip;           /* RIP of the exiting instruction; handlers advance it */
 	uint64_t rflags;
+	uint64_t run_until;     /* TSC: the backend makes the guest exit by then (slice, virtual timer) */
+	uint64_t slice_end;     /* TSC: end of its time slice on a shared CPU */
 	bool halted;
 	uint64_t mtrr_def_type;
 	struct vlapic lapic;    /* its virtual local APIC (kernel/vintr.c) */

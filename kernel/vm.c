@@ -258,9 +258,13 @@ static void run_vcpu(struct vcpu *v)
 		vintr_before_entry(v);
 		if (!vintr_runnable(v))
 			return;
+		/* The guest must come back by its next virtual-timer event and,
+		 * when it shares the CPU, by the end of its slice. */
+		uint64_t d = vintr_next_deadline(v);
+		v->run_until = d < v->slice_end ? d : v->slice_end;
 		vcpu_ops->vcpu_run(v, &exit);
 		bool go_on = handle_exit(v, &exit);
-		if (!go_on || exit.kind == EXIT_INTR)
+		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))
 			return;
 	}
 }
@@ -288,8 +292,7 @@ static void pcpu_run(void)
 			if (vintr_runnable(v)) {
 				/* Sharing this CPU: a time slice, so a vCPU that never
 				 * exits by itself cannot starve the others. */
-				if (pcpu_nvcpus[me] > 1)
-					lapic_timer_oneshot(VEC_LAPIC_TIMER, SLICE_US);
+				v->slice_end = pcpu_nvcpus[me] > 1 ? rdtsc() + SLICE_US * tsc_khz() / 1000 : UINT64_MAX;
 				run_vcpu(v);
 				ran = true;
 			} else if (vm_stuck(v->vm)) {

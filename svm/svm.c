@@ -17,6 +17,8 @@
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/percpu.h"
 #include "mm/frame.h"
+#include "arch/x86/lapic.h"
+#include "arch/x86/traps.h"
 
 #define VM_CR_SVMDIS (1u << 4)
 #define SVM_FEATURE_NRIPS (1u << 3)
@@ -241,6 +243,13 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	vm->save.rsp = v->gpr[RSP];
 	vm->save.rip = v->rip;
 	vm->save.rflags = v->rflags;
+	/* No preemption timer on SVM: L0's LAPIC timer interrupts the guest
+	 * (an INTR #VMEXIT) by run_until. */
+	if (v->run_until != UINT64_MAX) {
+		uint64_t now = rdtsc();
+		uint64_t us = v->run_until > now ? (v->run_until - now) * 1000 / tsc_khz() + 1 : 1;
+		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
+	}
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
 	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));

@@ -46,6 +46,11 @@
  * Also here: the VM-instruction error numbers (vol. 3C 31.4) and the basic
  * exit reasons (vol. 3D appendix C), with names for diagnostics.
  *
+ * Section numbers in this file are those of the 2022-and-later SDM (VMCS
+ * chapter 25, VMX instruction reference chapter 31); older editions number
+ * the same sections 24.11.2 and 30.4.  vmx/vmx_check.h uses the older
+ * numbering of the VM-entry chapter (26), as the project's brief does.
+ *
  * Pure code over plain data.  Tested in tests/unit/test_vmcs_fields.c.
  */
 #ifndef NESTOR_VMX_VMCS_FIELDS_H

@@ -16,6 +16,7 @@
 #include "arch/x86/percpu.h"
 #include "arch/x86/traps.h"
 #include "mm/frame.h"
+#include "arch/x86/lapic.h"
 
 int vmx_enter(uint64_t *gpr, int launched);
 extern char vmx_exit[];
@@ -24,6 +25,7 @@ extern char vmx_exit[];
  * the CPU requires and drops what it cannot do, then we check the must-haves. */
 #define PIN_EXTINT_EXITING   (1u << 0)
 #define PIN_NMI_EXITING      (1u << 3)
+#define PIN_PREEMPT_TIMER    (1u << 6)
 #define PROC_IRQ_WINDOW      (1u << 2)
 #define PROC_HLT_EXITING     (1u << 7)
 #define PROC_MWAIT_EXITING   (1u << 10)
@@ -64,6 +66,7 @@ struct vmx_vcpu {
 	uint32_t proc_ctls;
 	uint64_t cr2;         /* CR2 is not in the VMCS: kept here across exits */
 	uint64_t exit_rip;    /* guest RIP at the last exit */
+	bool timer_armed;     /* preemption timer enabled in the pin-based controls */
 	uint64_t msr_star, msr_lstar, msr_cstar, msr_sfmask, msr_kgsbase;
 };
 
@@ -143,7 +146,7 @@ static void read_caps(void)
 	caps.cr4_fixed0 = rdmsr(0x488);
 	caps.cr4_fixed1 = rdmsr(0x489);
 
-	want_pin = vmx_ctl_adjust(caps.pinbased, PIN_EXTINT_EXITING | PIN_NMI_EXITING);
+	want_pin = vmx_ctl_adjust(caps.pinbased, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPT_TIMER);
 	want_proc = vmx_ctl_adjust(caps.procbased, PROC_HLT_EXITING | PROC_MWAIT_EXITING | PROC_IO_BITMAPS |
 				   PROC_MSR_BITMAPS | PROC_MONITOR_EXITING | PROC_SECONDARY);
 	want_proc &= ~(PROC_CR3_LOAD | PROC_CR3_STORE) | (uint32_t)caps.procbased; /* keep if required */
@@ -375,7 +378,7 @@ static int vmcs01_setup(struct vcpu *v)
 	}
 	current_vmcs[this_cpu()->index] = x->vmcs_pa;
 	x->proc_ctls = want_proc;
-	vmcs_write(VMCS_PIN_BASED_CONTROLS, want_pin);
+	vmcs_write(VMCS_PIN_BASED_CONTROLS, want_pin & ~PIN_PREEMPT_TIMER);
 	vmcs_write(VMCS_PROC_BASED_CONTROLS, x->proc_ctls);
 	vmcs_write(VMCS_SECONDARY_CONTROLS, want_proc2);
 	vmcs_write(VMCS_EXIT_CONTROLS, want_exit);
@@ -471,6 +474,7 @@ static void decode_exit(struct vcpu *v, uint32_t reason, struct vm_exit *e)
 		break;
 	}
 	case VMX_EXIT_TRIPLE_FAULT: e->kind = EXIT_SHUTDOWN; break;
+	case VMX_EXIT_PREEMPTION_TIMER: e->kind = EXIT_TIMER; e->insn_len = 0; break;
 	case VMX_EXIT_INTERRUPT_WINDOW: e->kind = EXIT_IRQ_WINDOW; e->insn_len = 0; break;
 	case VMX_EXIT_CPUID: e->kind = EXIT_CPUID; break;
 	case VMX_EXIT_HLT: e->kind = EXIT_HLT; break;
@@ -529,6 +533,24 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	vmcs_write(VMCS_GUEST_RIP, v->rip);
 	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
 	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
+	/* The VMX preemption timer (SDM 26.5.1) makes the guest exit by
+	 * run_until: it counts down every 2^MISC[4:0] TSC ticks. */
+	if (want_pin & PIN_PREEMPT_TIMER) {
+		bool armed = v->run_until != UINT64_MAX;
+		if (armed) {
+			uint64_t now = rdtsc();
+			uint64_t ticks = v->run_until > now ? (v->run_until - now) >> (caps.misc & 31) : 0;
+			vmcs_write(VMCS_PREEMPTION_TIMER_VALUE, ticks > 0xffffffffu ? 0xffffffffu : ticks);
+		}
+		if (armed != x->timer_armed) {
+			vmcs_write(VMCS_PIN_BASED_CONTROLS, armed ? want_pin : want_pin & ~PIN_PREEMPT_TIMER);
+			x->timer_armed = armed;
+		}
+	} else if (v->run_until != UINT64_MAX) {
+		uint64_t now = rdtsc();
+		uint64_t us = v->run_until > now ? (v->run_until - now) * 1000 / tsc_khz() + 1 : 1;
+		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
+	}
 	write_cr2(x->cr2);
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
 	int r = vmx_enter(v->gpr, x->launched);

@@ -17,14 +17,14 @@
 
 /* ---- architectural bits used below ---- */
 
-/* Pin-based VM-execution controls (25.6.1, Table 25-5) */
+/* Pin-based VM-execution controls (24.6.1) */
 #define PIN_EXTINT_EXITING      (1u << 0)
 #define PIN_NMI_EXITING         (1u << 3)
 #define PIN_VIRTUAL_NMIS        (1u << 5)
 #define PIN_PREEMPTION_TIMER    (1u << 6)
 #define PIN_POSTED_INTERRUPTS   (1u << 7)
 
-/* Primary processor-based VM-execution controls (25.6.2, Table 25-6) */
+/* Primary processor-based VM-execution controls (24.6.2) */
 #define PROC_NMI_WINDOW         (1u << 22)
 #define PROC_TERTIARY           (1u << 17)
 #define PROC_TPR_SHADOW         (1u << 21)
@@ -33,7 +33,7 @@
 #define PROC_MSR_BITMAPS        (1u << 28)
 #define PROC_SECONDARY          (1u << 31)
 
-/* Secondary processor-based VM-execution controls (Table 25-7) */
+/* Secondary processor-based VM-execution controls (24.6.2) */
 #define PROC2_APIC_ACCESS       (1u << 0)
 #define PROC2_EPT               (1u << 1)
 #define PROC2_X2APIC            (1u << 4)
@@ -48,7 +48,7 @@
 #define PROC2_MBEC              (1u << 22)
 #define PROC2_SPP               (1u << 23)
 
-/* VM-exit controls (25.7.1, Table 25-13) */
+/* VM-exit controls (24.7.1) */
 #define EXIT_HOST_ADDR_SPACE    (1u << 9)
 #define EXIT_ACK_INTERRUPT      (1u << 15)
 #define EXIT_LOAD_PAT           (1u << 19)
@@ -57,7 +57,7 @@
 #define EXIT_LOAD_PKRS          (1u << 29)
 #define EXIT_SECONDARY          (1u << 31)
 
-/* VM-entry controls (25.8.1, Table 25-15) */
+/* VM-entry controls (24.8.1) */
 #define ENTRY_LOAD_DEBUG        (1u << 2)
 #define ENTRY_IA32E_GUEST       (1u << 9)
 #define ENTRY_SMM               (1u << 10)
@@ -67,7 +67,7 @@
 #define ENTRY_LOAD_BNDCFGS      (1u << 16)
 #define ENTRY_LOAD_PKRS         (1u << 22)
 
-/* VM-entry interruption information (25.8.3, Table 25-17) */
+/* VM-entry interruption information (24.8.3) */
 #define INTR_VALID              (1u << 31)
 #define INTR_DELIVER_ERRCODE    (1u << 11)
 #define INTR_TYPE(i)            (((i) >> 8) & 7u)
@@ -75,13 +75,13 @@
 enum { EV_EXTINT = 0, EV_RESERVED = 1, EV_NMI = 2, EV_HW_EXC = 3, EV_SW_INT = 4,
        EV_PRIV_SW_EXC = 5, EV_SW_EXC = 6, EV_OTHER = 7 };
 
-/* Guest interruptibility state (25.4.2, Table 25-3) */
+/* Guest interruptibility state (24.4.2) */
 #define BLOCK_STI               (1u << 0)
 #define BLOCK_MOV_SS            (1u << 1)
 #define BLOCK_SMI               (1u << 2)
 #define BLOCK_NMI               (1u << 3)
 
-/* Activity states (25.4.2) */
+/* Activity states (24.4.2) */
 enum { ACT_ACTIVE = 0, ACT_HLT = 1, ACT_SHUTDOWN = 2, ACT_WAIT_SIPI = 3 };
 
 /* Registers (vol. 3A 2.5, 2.2.1) */
@@ -104,7 +104,7 @@ enum { ACT_ACTIVE = 0, ACT_HLT = 1, ACT_SHUTDOWN = 2, ACT_WAIT_SIPI = 3 };
 /* IA32_DEBUGCTL bits that exist (vol. 3B 17.4.1): LBR, BTF, 6-15. */
 #define DEBUGCTL_DEFINED        0xffc3ull
 
-/* Segment access rights as the VMCS holds them (25.4.1, Table 25-2) */
+/* Segment access rights as the VMCS holds them (24.4.1) */
 #define AR_TYPE(a)              ((unsigned)(a) & 0xfu)
 #define AR_S                    (1u << 4)
 #define AR_DPL(a)               (((unsigned)(a) >> 5) & 3u)
@@ -415,7 +415,7 @@ static bool chk_vpid_nonzero(const struct vmx_check_ctx *c, struct vmx_check_bad
 
 /*
  * "If the 'enable EPT' VM-execution control is 1, the EPTP VM-execution
- * control field must satisfy" (EPTP format: 25.6.11):
+ * control field must satisfy" (EPTP format: 24.6.11):
  *   - memory type (bits 2:0) supported per IA32_VMX_EPT_VPID_CAP: 0 (UC)
  *     if bit 8, 6 (WB) if bit 14;
  */

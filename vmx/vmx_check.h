@@ -11,13 +11,15 @@
  *     and answers as the CPU would: vmx_check_verdict() maps the first
  *     failure to VMfailValid(7) for a control field, VMfailValid(8) for a
  *     host-state field, or a VM-entry failure exit (reason 33, bit 31 set)
- *     with the exit qualification of 27.8 / 26.8 for a guest-state field.
+ *     with the exit qualification of 26.8 for a guest-state field.
  *
- * Section numbers: these follow the SDM editions whose VMX chapters are
- * 24 (VMCS) .. 26 (VM entries); newer editions shift those chapters by one
- * (VM entries is chapter 27) but keep the subsection structure, so
- * "26.3.1.2" is "27.3.1.2" there.  Names of the subsections are quoted in
- * vmx/vmx_check.c so that either edition can be searched.
+ * Section numbers: this file and vmx/vmx_check.c follow the SDM editions
+ * whose VMX chapters are 24 (VMCS) .. 26 (VM entries); newer editions
+ * (2022 on) shift those chapters by one (VM entries is chapter 27) but keep
+ * the subsection structure, so "26.3.1.2" is "27.3.1.2" and "24.6.1" is
+ * "25.6.1" there.  The subsection titles are quoted in vmx/vmx_check.c so
+ * that either edition can be searched; table numbers are not cited because
+ * they differ more between editions.
  *
  * Order: the table lists the control checks (26.2.1), then host (26.2.2-4),
  * then guest (26.3.1.1-6).  The SDM lets a CPU check controls and host

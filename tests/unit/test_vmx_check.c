@@ -269,7 +269,7 @@ struct bad_case {
 #define C(t, v) { CLR, (t), (v) }
 #define CASE(id_, base_, field_, ...) { VMX_CHK_##id_, base_, VMCS_##field_, { __VA_ARGS__ } }
 
-/* VM-entry interruption-information values (Table 25-17) */
+/* VM-entry interruption-information values (SDM 24.8.3) */
 #define INJ(type, vec) (0x80000000u | ((type) << 8) | (vec))
 #define ERRC           (1u << 11)
 
