@@ -26,7 +26,8 @@ KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 
 DEPS_STAMP := $(BUILD)/.deps-ok
-GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/guests/*.c))
+GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/guests/*.c)) \
+	$(BUILD)/guests/platform64.elf
 .SECONDEXPANSION:
 
 .PHONY: all guests bench deps run test unit fuzz fuzz-smoke integ clean
@@ -58,7 +59,7 @@ $(BUILD)/kernel/kernel/builtin_guests.S.o: $(BUILD)/guests/demo.elf
 
 # ---- test guests (tests/guests): Multiboot1 kernels on the same runtime,
 # reusing Nestor's own Multiboot entry and trap stubs.
-GUEST_RT_SRC := tests/guests/rt/rt.c boot/multiboot2/mb_parse.c boot/multiboot2/entry.S arch/x86/trampoline.S arch/x86/entry64.S arch/x86/traps.S
+GUEST_RT_SRC := tests/guests/rt/rt.c tests/guests/rt/entry64.S boot/multiboot2/mb_parse.c boot/multiboot2/entry.S arch/x86/trampoline.S arch/x86/entry64.S arch/x86/traps.S
 GUEST_RT_OBJ := $(patsubst %,$(BUILD)/guests/obj/%.o,$(GUEST_RT_SRC))
 
 $(BUILD)/guests/obj/%.c.o: %.c $(NEWLIB)/lib/libc.a
@@ -71,6 +72,11 @@ $(BUILD)/guests/obj/%.S.o: %.S | $(DEPS_STAMP)
 $(BUILD)/guests/%.elf: $(BUILD)/guests/obj/tests/guests/%.c.o $(GUEST_RT_OBJ) tests/guests/rt/guest.ld
 	@echo "  LD      $@"
 	@$(LD) -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T tests/guests/rt/guest.ld \
+		-o $@ $< $(GUEST_RT_OBJ) $(NEWLIB)/lib/libc.a $(LIBGCC)
+# The platform guest once more, entered through its 64-bit entry (format = elf64).
+$(BUILD)/guests/platform64.elf: $(BUILD)/guests/obj/tests/guests/platform.c.o $(GUEST_RT_OBJ) tests/guests/rt/guest.ld
+	@echo "  LD      $@"
+	@$(LD) -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T tests/guests/rt/guest.ld -e elf64_entry \
 		-o $@ $< $(GUEST_RT_OBJ) $(NEWLIB)/lib/libc.a $(LIBGCC)
 guests: $(GUESTS)
 

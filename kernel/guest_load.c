@@ -124,6 +124,7 @@ int guest_load_multiboot1(struct gmem *g, const uint8_t *img, size_t size, const
 			  const struct guest_module *mods, unsigned nmods, struct guest_boot *out,
 			  char *err, size_t errlen)
 {
+	memset(out, 0, sizeof(*out));
 	size_t limit = size < MB1_SEARCH ? size : MB1_SEARCH;
 	const uint8_t *h = NULL;
 	size_t hdr_off = 0;
@@ -232,10 +233,69 @@ static int mb2_tag(struct mb2_writer *w, uint32_t type, const void *body, uint32
 	return 0;
 }
 
+/* The Multiboot2 boot information (spec 3.6) at GUEST_MB1_INFO_GPA, with
+ * the modules placed after the image: shared by the Multiboot2 and the
+ * ELF64 boot paths. */
+static int mb2_boot_info(struct gmem *g, const char *cmdline, const struct guest_module *mods,
+			 unsigned nmods, uint64_t rsdp_gpa, struct guest_boot *out, char *err, size_t errlen)
+{
+	if (nmods > GUEST_MAX_MODULES)
+		return fail(err, errlen, "too many modules");
+	if (out->image_start < GUEST_MB1_INFO_GPA + 4096 && out->image_end > GUEST_MB1_INFO_GPA)
+		return fail(err, errlen, "image: overlaps the Multiboot information page at 0x9000");
+
+	uint8_t page[4096];
+	struct mb2_writer w = { page, 8, sizeof(page) };
+	uint64_t ram = g->ram_top;
+	size_t cl = cmdline ? strlen(cmdline) : 0;
+	if (cl > 255)
+		return fail(err, errlen, "command line longer than 255 bytes");
+	int bad = mb2_tag(&w, 1, cmdline ? cmdline : "", (uint32_t)cl + 1);
+	bad |= mb2_tag(&w, 2, "Nestor", 7);
+	uint32_t meminfo[2] = { 639, ram > 0x100000 ? (uint32_t)((ram - 0x100000) >> 10) : 0 };
+	bad |= mb2_tag(&w, 4, meminfo, sizeof(meminfo));
+	struct { uint32_t entry_size, entry_version; struct { uint64_t base, len; uint32_t type, zero; } e[4]; } mm = {
+		24, 0, { { 0, 0x9fc00, 1, 0 }, { 0x9fc00, 0x400, 2, 0 }, { 0xf0000, 0x10000, 2, 0 },
+			 { 0x100000, ram > 0x100000 ? ram - 0x100000 : 0, 1, 0 } } };
+	bad |= mb2_tag(&w, 6, &mm, sizeof(mm));
+	uint64_t next = (out->image_end + 4095) & ~4095ull;
+	for (unsigned i = 0; i < nmods && !bad; i++) {
+		uint8_t body[8 + 64];
+		size_t nl = strlen(mods[i].name);
+		if (nl > 63)
+			return fail(err, errlen, "module name too long");
+		if (gmem_write(g, next, mods[i].data, mods[i].size))
+			return fail(err, errlen, "modules do not fit in the VM's RAM");
+		uint32_t start = (uint32_t)next, end = (uint32_t)(next + mods[i].size);
+		memcpy(body, &start, 4);
+		memcpy(body + 4, &end, 4);
+		memcpy(body + 8, mods[i].name, nl + 1);
+		bad |= mb2_tag(&w, 3, body, (uint32_t)(8 + nl + 1));
+		next = (next + mods[i].size + 4095) & ~4095ull;
+	}
+	if (rsdp_gpa) { /* tag 15: a copy of the ACPI 2.0+ RSDP (36 bytes) */
+		uint8_t rsdp[36];
+		if (gmem_read(g, rsdp_gpa, rsdp, sizeof(rsdp)) == 0)
+			bad |= mb2_tag(&w, 15, rsdp, sizeof(rsdp));
+	}
+	bad |= mb2_tag(&w, 0, NULL, 0);
+	if (bad)
+		return fail(err, errlen, "Multiboot2 information does not fit in one page");
+	uint32_t total = (uint32_t)w.pos, zero = 0;
+	memcpy(page, &total, 4);
+	memcpy(page + 4, &zero, 4);
+	if (gmem_write(g, GUEST_MB1_INFO_GPA, page, w.pos))
+		return fail(err, errlen, "VM RAM too small for the Multiboot2 information");
+	out->eax = MB2_BOOT_MAGIC;
+	out->ebx = GUEST_MB1_INFO_GPA;
+	return 0;
+}
+
 int guest_load_multiboot2(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
 			  const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
 			  struct guest_boot *out, char *err, size_t errlen)
 {
+	memset(out, 0, sizeof(*out));
 	size_t limit = size < MB2_SEARCH ? size : MB2_SEARCH;
 	const uint8_t *h = NULL;
 	size_t hdr_off = 0;
@@ -289,62 +349,54 @@ int guest_load_multiboot2(struct gmem *g, const uint8_t *img, size_t size, const
 		return r;
 	if (have_entry)
 		out->entry = entry;
-	if (nmods > GUEST_MAX_MODULES)
-		return fail(err, errlen, "too many modules");
-	if (out->image_start < GUEST_MB1_INFO_GPA + 4096 && out->image_end > GUEST_MB1_INFO_GPA)
-		return fail(err, errlen, "image: overlaps the Multiboot information page at 0x9000");
+	return mb2_boot_info(g, cmdline, mods, nmods, rsdp_gpa, out, err, errlen);
+}
 
-	/* Boot information (spec 3.6): fixed part, then tags. */
-	uint8_t page[4096];
-	struct mb2_writer w = { page, 8, sizeof(page) };
-	uint64_t ram = g->ram_top;
-	size_t cl = cmdline ? strlen(cmdline) : 0;
-	if (cl > 255)
-		return fail(err, errlen, "command line longer than 255 bytes");
-	int bad = mb2_tag(&w, 1, cmdline ? cmdline : "", (uint32_t)cl + 1);
-	bad |= mb2_tag(&w, 2, "Nestor", 7);
-	uint32_t meminfo[2] = { 639, ram > 0x100000 ? (uint32_t)((ram - 0x100000) >> 10) : 0 };
-	bad |= mb2_tag(&w, 4, meminfo, sizeof(meminfo));
-	struct { uint32_t entry_size, entry_version; struct { uint64_t base, len; uint32_t type, zero; } e[4]; } mm = {
-		24, 0, { { 0, 0x9fc00, 1, 0 }, { 0x9fc00, 0x400, 2, 0 }, { 0xf0000, 0x10000, 2, 0 },
-			 { 0x100000, ram > 0x100000 ? ram - 0x100000 : 0, 1, 0 } } };
-	bad |= mb2_tag(&w, 6, &mm, sizeof(mm));
-	uint64_t next = (out->image_end + 4095) & ~4095ull;
-	for (unsigned i = 0; i < nmods && !bad; i++) {
-		uint8_t body[8 + 64];
-		size_t nl = strlen(mods[i].name);
-		if (nl > 63)
-			return fail(err, errlen, "module name too long");
-		if (gmem_write(g, next, mods[i].data, mods[i].size))
-			return fail(err, errlen, "modules do not fit in the VM's RAM");
-		uint32_t start = (uint32_t)next, end = (uint32_t)(next + mods[i].size);
-		memcpy(body, &start, 4);
-		memcpy(body + 4, &end, 4);
-		memcpy(body + 8, mods[i].name, nl + 1);
-		bad |= mb2_tag(&w, 3, body, (uint32_t)(8 + nl + 1));
-		next = (next + mods[i].size + 4095) & ~4095ull;
+/* ---- a plain ELF64 kernel, entered in 64-bit mode ----------------------- */
+
+#define ELF64_PT_GPA 0x1000u   /* PML4, PDPT, 4 page directories: 0x1000-0x6fff */
+
+int guest_load_elf64(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+		     const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
+		     struct guest_boot *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (size < 64 || img[4] != 2)
+		return fail(err, errlen, "image: not an ELF64 file");
+	if (load_elf(g, img, size, out, err, errlen))
+		return -1;
+	if (out->image_start < 0x7000)
+		return fail(err, errlen, "image: overlaps the boot page tables at 0x1000-0x6fff");
+	/* Identity map of the low 4 GiB with 2 MiB pages (SDM 4.5): the state a
+	 * 64-bit entry point needs, like Linux's 64-bit boot protocol gives. */
+	uint64_t pt[512];
+	memset(pt, 0, sizeof(pt));
+	pt[0] = (ELF64_PT_GPA + 0x1000) | 3;                 /* PML4[0] -> PDPT */
+	if (gmem_write(g, ELF64_PT_GPA, pt, sizeof(pt)))
+		return fail(err, errlen, "VM RAM too small for the boot page tables");
+	for (unsigned i = 0; i < 4; i++)
+		pt[i] = (ELF64_PT_GPA + 0x2000 + i * 0x1000ull) | 3; /* PDPT[i] -> PD i */
+	if (gmem_write(g, ELF64_PT_GPA + 0x1000, pt, sizeof(pt)))
+		return fail(err, errlen, "VM RAM too small for the boot page tables");
+	for (unsigned d = 0; d < 4; d++) {
+		for (unsigned i = 0; i < 512; i++)
+			pt[i] = ((uint64_t)d << 30) + ((uint64_t)i << 21) + 0x83; /* present, writable, 2 MiB */
+		if (gmem_write(g, ELF64_PT_GPA + 0x2000 + d * 0x1000ull, pt, sizeof(pt)))
+			return fail(err, errlen, "VM RAM too small for the boot page tables");
 	}
-	if (rsdp_gpa) { /* tag 15: a copy of the ACPI 2.0+ RSDP (36 bytes) */
-		uint8_t rsdp[36];
-		if (gmem_read(g, rsdp_gpa, rsdp, sizeof(rsdp)) == 0)
-			bad |= mb2_tag(&w, 15, rsdp, sizeof(rsdp));
-	}
-	bad |= mb2_tag(&w, 0, NULL, 0);
-	if (bad)
-		return fail(err, errlen, "Multiboot2 information does not fit in one page");
-	uint32_t total = (uint32_t)w.pos, zero = 0;
-	memcpy(page, &total, 4);
-	memcpy(page + 4, &zero, 4);
-	if (gmem_write(g, GUEST_MB1_INFO_GPA, page, w.pos))
-		return fail(err, errlen, "VM RAM too small for the Multiboot2 information");
-	out->eax = MB2_BOOT_MAGIC;
-	out->ebx = GUEST_MB1_INFO_GPA;
+	uint64_t entry = out->entry;
+	if (mb2_boot_info(g, cmdline, mods, nmods, rsdp_gpa, out, err, errlen))
+		return -1;
+	out->entry = entry;
+	out->long_mode = true;
+	out->cr3 = ELF64_PT_GPA;
 	return 0;
 }
 
 int guest_load_flat(struct gmem *g, const uint8_t *img, size_t size, uint64_t load_addr,
 		    struct guest_boot *out, char *err, size_t errlen)
 {
+	memset(out, 0, sizeof(*out));
 	if (gmem_write(g, load_addr, img, size))
 		return fail(err, errlen, "flat image: does not fit in the VM's RAM at load_addr");
 	out->entry = load_addr;

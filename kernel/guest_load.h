@@ -9,6 +9,7 @@
 #define NESTOR_GUEST_LOAD_H
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include "mm/gmem.h"
 
 #define GUEST_MB1_INFO_GPA 0x9000u  /* one page for info, mmap, strings, module list */
@@ -20,6 +21,8 @@ struct guest_boot {
 	uint64_t entry;
 	uint32_t eax, ebx;       /* Multiboot: magic and info address */
 	uint64_t image_start, image_end;
+	bool long_mode;          /* ELF64: enter in 64-bit mode with paging on ... */
+	uint64_t cr3;            /* ... on these identity-mapping page tables */
 };
 
 int guest_load_multiboot1(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
@@ -30,6 +33,12 @@ int guest_load_multiboot1(struct gmem *g, const uint8_t *img, size_t size, const
 int guest_load_multiboot2(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
 			  const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
 			  struct guest_boot *out, char *err, size_t errlen);
+/* A plain ELF64 kernel: entered at e_entry in 64-bit mode on an identity
+ * map of the low 4 GiB (2 MiB pages at 0x1000-0x6fff), with EBX (and RDI)
+ * = a Multiboot2 information structure and EAX = its magic. */
+int guest_load_elf64(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+		     const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
+		     struct guest_boot *out, char *err, size_t errlen);
 int guest_load_flat(struct gmem *g, const uint8_t *img, size_t size, uint64_t load_addr,
 		    struct guest_boot *out, char *err, size_t errlen);
 #endif

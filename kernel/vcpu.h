@@ -60,6 +60,8 @@ struct vcpu_ops {
 	void (*dump)(struct vcpu *v);                  /* state dump when a VM dies */
 	/* INIT-SIPI: restart an AP in real mode at vector:0000 (SDM 8.4.4.1). */
 	void (*reset_for_sipi)(struct vcpu *v, uint8_t vector);
+	/* The ELF64 boot state: 64-bit mode, paging on with this CR3, flat segments. */
+	void (*set_long_mode_boot)(struct vcpu *v, uint64_t cr3);
 	/* Control-register accesses L0 intercepts (VMX: CR0/CR4 bits it owns). */
 	bool (*emulate_cr)(struct vcpu *v, const struct vm_exit *exit);
 };
@@ -79,6 +81,7 @@ struct vcpu {
 	uint64_t slice_end;     /* TSC: end of its time slice on a shared CPU */
 	bool halted;
 	uint64_t mtrr_def_type;
+	uint64_t long_mode_cr3;  /* ELF64 boot: applied by the backend before the first entry */
 	struct vlapic lapic;    /* its virtual local APIC (kernel/vintr.c) */
 	struct spinlock irq_lock; /* other vCPUs and devices deliver into lapic */
 	bool pending_init;      /* INIT / SIPI sent by another vCPU, applied by the owner */

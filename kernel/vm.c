@@ -170,7 +170,7 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 		}
 		mods[i] = (struct guest_module){ (const void *)m->addr, m->size, cfg->modules[i] };
 	}
-	struct guest_boot boot;
+	struct guest_boot boot = { 0 };
 	int r;
 	switch (cfg->format) {
 	case CFG_FMT_FLAT:
@@ -179,6 +179,10 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 	case CFG_FMT_MULTIBOOT2:
 		r = guest_load_multiboot2(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
 					  vm->acpi_rsdp, &boot, err, sizeof(err));
+		break;
+	case CFG_FMT_ELF64:
+		r = guest_load_elf64(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+				     vm->acpi_rsdp, &boot, err, sizeof(err));
 		break;
 	case CFG_FMT_AUTO:
 	case CFG_FMT_MULTIBOOT1:
@@ -209,6 +213,10 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 	vm->vcpu[0].rip = boot.entry;
 	vm->vcpu[0].gpr[RAX] = boot.eax;
 	vm->vcpu[0].gpr[RBX] = boot.ebx;
+	if (boot.long_mode) {
+		vm->vcpu[0].gpr[RDI] = boot.ebx;
+		vm->vcpu[0].long_mode_cr3 = boot.cr3;
+	}
 	log_info("vm %s: %lu MiB at host %#lx, %u vCPU(s), %s loaded at %#lx-%#lx, entry %#lx",
 		 cfg->name, vm->ram_size / MiB, vm->ram_hpa, vm->nvcpus, cfg->image,
 		 boot.image_start, boot.image_end, boot.entry);
@@ -254,6 +262,11 @@ static void idle_until(uint64_t deadline)
 static void run_vcpu(struct vcpu *v)
 {
 	struct vm_exit exit;
+	if (v->long_mode_cr3) {
+		/* ELF64 boot state, set on the CPU that runs the vCPU (VMX: its VMCS). */
+		vcpu_ops->set_long_mode_boot(v, v->long_mode_cr3);
+		v->long_mode_cr3 = 0;
+	}
 	while (v->vm->state == VM_RUNNING) {
 		vintr_before_entry(v);
 		if (!vintr_runnable(v))

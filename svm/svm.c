@@ -384,7 +384,18 @@ static void svm_reset_for_sipi(struct vcpu *v, uint8_t vector)
 	v->halted = false;
 }
 
+static void svm_set_long_mode_boot(struct vcpu *v, uint64_t cr3)
+{
+	struct vmcb_save *g = &vmcb_of(v)->save;
+	set_seg(&g->cs, 0x08, 0xa9b, 0xffffffff, 0); /* 64-bit code: L = 1, D = 0 */
+	g->cr0 = CR0_PG | CR0_PE | (1u << 4) | CR0_NE;
+	g->cr4 = CR4_PAE;
+	g->cr3 = cr3;
+	g->efer = EFER_SVME | EFER_LME | (1ull << 10) /* LMA */;
+}
+
 const struct vcpu_ops svm_ops = {
+	.set_long_mode_boot = svm_set_long_mode_boot,
 	.reset_for_sipi = svm_reset_for_sipi,
 	.name = "SVM",
 	.hw_enable = svm_hw_enable,

@@ -746,7 +746,19 @@ static void vmx_dump(struct vcpu *v)
 	log_err("  RAX %#lx RBX %#lx RCX %#lx RDX %#lx", v->gpr[RAX], v->gpr[RBX], v->gpr[RCX], v->gpr[RDX]);
 }
 
+static void vmx_set_long_mode_boot(struct vcpu *v, uint64_t cr3)
+{
+	vmx_ensure_current(v);
+	set_seg(1, 0x08, 0, 0xffffffff, 0xa09b);       /* 64-bit code: L = 1, D = 0 */
+	set_guest_cr4(CR4_PAE);
+	vmcs_write(VMCS_GUEST_CR3, cr3);
+	vmcs_write(VMCS_GUEST_IA32_EFER, EFER_LME);
+	set_guest_cr0(CR0_PG | CR0_PE | (1u << 4));
+	sync_long_mode();                              /* LMA and the IA-32e entry control */
+}
+
 const struct vcpu_ops vmx_ops = {
+	.set_long_mode_boot = vmx_set_long_mode_boot,
 	.name = "VMX",
 	.hw_enable = vmx_hw_enable,
 	.vcpu_create = vmx_vcpu_create,

@@ -90,6 +90,17 @@ void guest_main(void)
 	if (rt_boot.boot_path == BOOT_PATH_MB2)
 		CHECK(rt_boot.rsdp >= 0x9000 && rt_boot.rsdp < 0xa000 &&
 		      !memcmp((const void *)rt_boot.rsdp, "RSD PTR ", 8), "multiboot2: ACPI RSDP tag");
+	if (rt_boot.cmdline && strstr(rt_boot.cmdline, "expect-module")) {
+		CHECK(rt_boot.mods_count == 1, "boot: one module handed over");
+		const struct boot_module *m = rt_boot_module(0);
+		CHECK(m && m->size > 4 && !memcmp((const void *)m->addr, "\x7f" "ELF", 4) &&
+		      !strcmp(m->name, "cpu.elf"), "boot: the module's name and contents");
+	}
+	if (rt_boot.cmdline && strstr(rt_boot.cmdline, "expect-64")) {
+		uint16_t cs;
+		__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+		CHECK(rt_boot.entered_64, "elf64: entered in 64-bit mode, on Nestor's identity map");
+	}
 	unsigned cpus = 0;
 	test_acpi(&cpus);
 	test_fw_cfg(cpus);

@@ -207,10 +207,19 @@ static void read_boot_info(uint32_t magic, uint32_t info)
 	}
 }
 
+const struct boot_module *rt_boot_module(unsigned i)
+{
+	return i < boot_info.module_count ? &boot_info.modules[i] : NULL;
+}
+
 /* Called by Nestor's Multiboot entry (boot/multiboot2/entry.S), in long mode. */
 void mb_boot_main(uint32_t magic, uint32_t info);
 void mb_boot_main(uint32_t magic, uint32_t info)
 {
+	extern char elf64_entry[];
+	uint64_t ret = (uint64_t)__builtin_return_address(0);
+	/* Called from elf64_entry (a few bytes after it) or from entry.S. */
+	rt_boot.entered_64 = ret > (uint64_t)elf64_entry && ret < (uint64_t)elf64_entry + 32;
 	enable_sse();
 	idt_setup();
 	outb(COM1 + 3, 0x03);

@@ -19,7 +19,9 @@ struct rt_boot_facts {
 	const char *cmdline;
 	unsigned mods_count;
 	uint64_t rsdp;           /* Multiboot2 ACPI tag (0 with Multiboot1) */
+	bool entered_64;         /* came in through elf64_entry (rt/entry64.S) */
 };
+const struct boot_module *rt_boot_module(unsigned i);
 extern struct rt_boot_facts rt_boot;
 
 void guest_main(void);
