@@ -26,6 +26,8 @@ KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 
 DEPS_STAMP := $(BUILD)/.deps-ok
+# Keep intermediate objects (guest objects are made through pattern chains).
+.SECONDARY:
 GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/guests/*.c)) \
 	$(BUILD)/guests/platform64.elf
 .SECONDEXPANSION:

@@ -173,6 +173,33 @@ static void test_mb2_segment_outside(void **state)
 	assert_int_equal(guard[0], 0xee);
 }
 
+static void test_elf64(void **state)
+{
+	(void)state;
+	setup_ram();
+	uint8_t img[512];
+	size_t n = make_elf_mb2(img, 0x200000);
+	struct guest_boot b;
+	char err[128];
+	assert_int_equal(guest_load_elf64(&g, img, n, "x", NULL, 0, 0, &b, err, sizeof(err)), 0);
+	assert_true(b.long_mode);
+	assert_int_equal(b.cr3, 0x1000);
+	assert_int_equal(b.entry, 0x200010);
+	assert_int_equal(b.eax, 0x36d76289);
+	uint64_t e;
+	memcpy(&e, ram + 0x1000, 8);
+	assert_int_equal(e, 0x2000 | 3);                 /* PML4[0] -> PDPT */
+	memcpy(&e, ram + 0x2000 + 3 * 8, 8);
+	assert_int_equal(e, 0x6000 | 3);                 /* PDPT[3] -> 4th PD */
+	memcpy(&e, ram + 0x6000 + 511 * 8, 8);
+	assert_int_equal(e, 0xffe00000ull | 0x83);       /* the last 2 MiB below 4 GiB */
+	/* too small a VM for the tables or an image on top of them */
+	uint8_t low[512];
+	n = make_elf_mb2(low, 0x2000);
+	assert_int_equal(guest_load_elf64(&g, low, n, "x", NULL, 0, 0, &b, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "boot page tables"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_mb1_rejects),
 		cmocka_unit_test(test_mb2_elf),
 		cmocka_unit_test(test_mb2_segment_outside),
+		cmocka_unit_test(test_elf64),
 	};
 	return cmocka_run_group_tests_name("guest_load", tests, NULL, NULL);
 }
