@@ -15,6 +15,8 @@
  * with IF = 0 and GIF = 1: the interrupt stays pending in the LAPIC until
  * the run loop opens an interrupt window.
  */
+#include "arch/x86/guest_gprs.h"
+
 	.text
 	.global svm_vmrun
 svm_vmrun:
@@ -31,40 +33,14 @@ svm_vmrun:
 	clgi
 	sti                            /* held by GIF = 0 until VMRUN */
 	mov %rsi, %rax
-	mov 1*8(%rax), %rcx
-	mov 2*8(%rax), %rdx
-	mov 3*8(%rax), %rbx
-	mov 5*8(%rax), %rbp
-	mov 6*8(%rax), %rsi
-	mov 7*8(%rax), %rdi
-	mov 8*8(%rax), %r8
-	mov 9*8(%rax), %r9
-	mov 10*8(%rax), %r10
-	mov 11*8(%rax), %r11
-	mov 12*8(%rax), %r12
-	mov 13*8(%rax), %r13
-	mov 14*8(%rax), %r14
-	mov 15*8(%rax), %r15
+	LOAD_GUEST_GPRS %rax
 	mov 16(%rsp), %rax
 	vmload %rax
 	vmrun %rax
 	vmsave %rax                    /* RAX is the guest VMCB again after #VMEXIT */
 
 	mov 8(%rsp), %rax
-	mov %rcx, 1*8(%rax)
-	mov %rdx, 2*8(%rax)
-	mov %rbx, 3*8(%rax)
-	mov %rbp, 5*8(%rax)
-	mov %rsi, 6*8(%rax)
-	mov %rdi, 7*8(%rax)
-	mov %r8, 8*8(%rax)
-	mov %r9, 9*8(%rax)
-	mov %r10, 10*8(%rax)
-	mov %r11, 11*8(%rax)
-	mov %r12, 12*8(%rax)
-	mov %r13, 13*8(%rax)
-	mov %r14, 14*8(%rax)
-	mov %r15, 15*8(%rax)
+	SAVE_GUEST_GPRS %rax
 	mov 0(%rsp), %rax
 	vmload %rax                    /* L0's GS base (per-CPU data), TR, ... */
 	cli

@@ -9,6 +9,8 @@
  * lands in vmx_exit with our stack.  Returns 0 after a VM exit, 1 for
  * VMfailInvalid (CF), 2 for VMfailValid (ZF: read VM_INSTRUCTION_ERROR).
  */
+#include "arch/x86/guest_gprs.h"
+
 	.text
 	.global vmx_enter
 vmx_enter:
@@ -23,20 +25,7 @@ vmx_enter:
 	vmwrite %rsp, %rax
 	mov %rdi, %rax
 	test %esi, %esi
-	mov 1*8(%rax), %rcx
-	mov 2*8(%rax), %rdx
-	mov 3*8(%rax), %rbx
-	mov 5*8(%rax), %rbp
-	mov 6*8(%rax), %rsi
-	mov 7*8(%rax), %rdi
-	mov 8*8(%rax), %r8
-	mov 9*8(%rax), %r9
-	mov 10*8(%rax), %r10
-	mov 11*8(%rax), %r11
-	mov 12*8(%rax), %r12
-	mov 13*8(%rax), %r13
-	mov 14*8(%rax), %r14
-	mov 15*8(%rax), %r15
+	LOAD_GUEST_GPRS %rax
 	mov 0*8(%rax), %rax            /* flags from the test above survive the MOVs */
 	jnz 1f
 	vmlaunch
@@ -54,20 +43,7 @@ vmx_exit:
 	/* VM exit: RSP = HOST_RSP, i.e. gpr[] is on top of the stack. */
 	push %rax
 	mov 8(%rsp), %rax
-	mov %rcx, 1*8(%rax)
-	mov %rdx, 2*8(%rax)
-	mov %rbx, 3*8(%rax)
-	mov %rbp, 5*8(%rax)
-	mov %rsi, 6*8(%rax)
-	mov %rdi, 7*8(%rax)
-	mov %r8, 8*8(%rax)
-	mov %r9, 9*8(%rax)
-	mov %r10, 10*8(%rax)
-	mov %r11, 11*8(%rax)
-	mov %r12, 12*8(%rax)
-	mov %r13, 13*8(%rax)
-	mov %r14, 14*8(%rax)
-	mov %r15, 15*8(%rax)
+	SAVE_GUEST_GPRS %rax
 	pop %rcx
 	mov %rcx, 0*8(%rax)
 	add $8, %rsp
