@@ -100,6 +100,7 @@ UNIT_SRCS_test_acpi      := arch/x86/acpi.c
 UNIT_SRCS_test_cpu_caps  := arch/x86/cpu_caps_names.c
 UNIT_SRCS_test_decode    := arch/x86/decode.c
 UNIT_SRCS_test_cpuid_view := kernel/cpuid_view.c
+UNIT_SRCS_test_exit_cost := kernel/exit_cost.c
 UNIT_SRCS_test_vmcs_fields := vmx/vmcs_fields.c
 UNIT_SRCS_test_vmx_check := vmx/vmx_check.c vmx/vmcs_fields.c
 UNIT_SRCS_test_guest_load := kernel/guest_load.c mm/gmem.c boot/multiboot2/mb_parse.c

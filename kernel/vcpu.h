@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include "kernel/config.h"
 #include "kernel/hypercall.h"
+#include "kernel/exit_cost.h"
 #include "kernel/spinlock.h"
 #include "mm/gmem.h"
 #include "mm/s2pt.h"
@@ -90,6 +91,7 @@ struct vcpu {
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats;
+	struct exit_costs costs; /* L0 ticks per exit, exit to re-entry (kernel/exit_cost.c) */
 };
 
 enum vm_state { VM_RUNNING, VM_ENDED };

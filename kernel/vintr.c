@@ -168,37 +168,52 @@ bool vintr_runnable(struct vcpu *v)
 	return !v->halted && !v->lapic.wait_for_sipi;
 }
 
+/* Only the owner CPU changes the timer state (MMIO, MSRs, updates), so the
+ * owner reads it without the lock. */
 uint64_t vintr_next_deadline(struct vcpu *v)
 {
-	spin_lock(&v->irq_lock);
-	uint64_t d = vlapic_timer_deadline(&v->lapic);
-	spin_unlock(&v->irq_lock);
-	return d;
+	return vlapic_timer_deadline(&v->lapic);
+}
+
+static bool irr_empty(const struct vlapic *l)
+{
+	uint32_t any = 0;
+	for (unsigned i = 0; i < 8; i++)
+		any |= __atomic_load_n(&l->irr[i], __ATOMIC_RELAXED);
+	return !any;
 }
 
 void vintr_before_entry(struct vcpu *v)
 {
-	if (__atomic_exchange_n(&v->pending_init, false, __ATOMIC_ACQ_REL)) {
+	/* The common case on the exit path: nothing sent, nothing requested,
+	 * no timer due — no lock.  An interrupt another CPU accepts after this
+	 * look comes with a kick (IPI), which makes the guest exit again. */
+	bool init = __atomic_load_n(&v->pending_init, __ATOMIC_ACQUIRE);
+	bool sipi = __atomic_load_n(&v->pending_sipi, __ATOMIC_ACQUIRE) >= 0;
+	if (!init && !sipi && !v->lapic.wait_for_sipi && irr_empty(&v->lapic) &&
+	    rdtsc() < vlapic_timer_deadline(&v->lapic))
+		return;
+	if (init && __atomic_exchange_n(&v->pending_init, false, __ATOMIC_ACQ_REL)) {
 		spin_lock(&v->irq_lock);
 		vlapic_init_reset(&v->lapic);
 		spin_unlock(&v->irq_lock);
 		v->halted = false;
 	}
-	int sipi = __atomic_exchange_n(&v->pending_sipi, -1, __ATOMIC_ACQ_REL);
-	if (sipi >= 0) {
+	int vec = sipi ? __atomic_exchange_n(&v->pending_sipi, -1, __ATOMIC_ACQ_REL) : -1;
+	if (vec >= 0) {
 		spin_lock(&v->irq_lock);
-		bool start = vlapic_sipi(&v->lapic, (uint8_t)sipi);
+		bool start = vlapic_sipi(&v->lapic, (uint8_t)vec);
 		spin_unlock(&v->irq_lock);
 		if (start) {
-			vcpu_ops->reset_for_sipi(v, (uint8_t)sipi);
-			log_debug("vm %s: vCPU %u started at %#x:0000", v->vm->cfg->name, v->index, sipi << 8);
+			vcpu_ops->reset_for_sipi(v, (uint8_t)vec);
+			log_debug("vm %s: vCPU %u started at %#x:0000", v->vm->cfg->name, v->index, vec << 8);
 		}
 	}
 	if (v->lapic.wait_for_sipi)
 		return;
 	spin_lock(&v->irq_lock);
 	vlapic_timer_update(&v->lapic, rdtsc());
-	int vec = vlapic_pending(&v->lapic);
+	vec = vlapic_pending(&v->lapic);
 	if (vec >= 0) {
 		/* HLT ends when an interrupt can be taken (SDM vol. 2 HLT). */
 		if (v->halted && (v->rflags & RFLAGS_IF))

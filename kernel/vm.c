@@ -58,6 +58,10 @@ static void print_exit_table(struct vm *vm)
 			if (s->by_kind[k])
 				n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", exit_kind_names[k], s->by_kind[k]);
 		kprint("%s\n", line);
+		char costs[1024];
+		if (exit_cost_format(&vm->vcpu[i].costs, exit_kind_names, costs, sizeof(costs)))
+			kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n%s",
+			       vm->cfg->name, i, costs);
 	}
 }
 
@@ -267,15 +271,21 @@ static void run_vcpu(struct vcpu *v)
 		vcpu_ops->set_long_mode_boot(v, v->long_mode_cr3);
 		v->long_mode_cr3 = 0;
 	}
+	uint64_t exited = 0;
+	unsigned last_kind = 0;
 	while (v->vm->state == VM_RUNNING) {
 		vintr_before_entry(v);
 		if (!vintr_runnable(v))
 			return;
+		if (exited)
+			exit_cost_record(&v->costs, last_kind, rdtsc() - exited);
 		/* The guest must come back by its next virtual-timer event and,
 		 * when it shares the CPU, by the end of its slice. */
 		uint64_t d = vintr_next_deadline(v);
 		v->run_until = d < v->slice_end ? d : v->slice_end;
 		vcpu_ops->vcpu_run(v, &exit);
+		exited = rdtsc();
+		last_kind = exit.kind;
 		bool go_on = handle_exit(v, &exit);
 		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))
 			return;
