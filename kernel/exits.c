@@ -23,6 +23,7 @@ static const struct { enum exit_kind kind; uint8_t len; uint8_t op[3]; } exit_op
 	{ EXIT_MSR_READ, 2, { 0x0f, 0x32 } },
 	{ EXIT_MSR_WRITE, 2, { 0x0f, 0x30 } },
 	{ EXIT_HLT, 1, { 0xf4 } },
+	{ EXIT_INVD, 2, { 0x0f, 0x08 } },
 };
 
 static bool advance(struct vcpu *v, const struct vm_exit *e)
@@ -153,6 +154,11 @@ bool handle_exit(struct vcpu *v, struct vm_exit *e)
 		__asm__ volatile("nop");
 		cli();
 		return true;
+	case EXIT_INVD:
+		/* INVD would throw away dirty cache lines that may be L0's: it is
+		 * intercepted and done as a no-op, which is what a cache-coherent
+		 * virtual machine can tell apart from it (nothing). */
+		return advance(v, e);
 	case EXIT_TIMER:
 		return true; /* L0's deadline: the run loop looks at timers and slices */
 	case EXIT_IRQ_WINDOW:

@@ -70,11 +70,17 @@ static enum gva_result linear_access(struct vcpu *v, uint64_t la, unsigned size,
 		vcpu_ops->inject_exception(v, VEC_PF, true, w.pf_error);
 		return GVA_PAGE_FAULT;
 	}
-	if (f)
+	if (f) {
+		/* The guest's page tables lie outside its RAM (or the address is
+		 * not canonical): nothing sensible to emulate. */
+		vm_end(v->vm, -1, "string MMIO through page tables outside RAM");
 		return GVA_NOT_RAM;
+	}
 	const struct gmem_range *r = gmem_lookup(&v->vm->mem, w.gpa);
 	if (r && r->kind == GMEM_RAM) {
 		int bad = write ? gmem_write(&v->vm->mem, w.gpa, val, size) : gmem_read(&v->vm->mem, w.gpa, val, size);
+		if (bad)
+			vm_end(v->vm, -1, "string MMIO element straddles the end of RAM");
 		return bad ? GVA_NOT_RAM : GVA_OK;
 	}
 	if (write)

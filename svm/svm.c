@@ -192,6 +192,9 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 	case SVM_EXIT_HLT:
 		e->kind = EXIT_HLT;
 		break;
+	case SVM_EXIT_INVD:
+		e->kind = EXIT_INVD;
+		break;
 	case SVM_EXIT_VMMCALL:
 		e->kind = EXIT_HYPERCALL;
 		break;

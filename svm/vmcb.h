@@ -150,6 +150,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "one page");
 #define SVM_EXIT_NMI       0x061
 #define SVM_EXIT_VINTR     0x064
 #define SVM_EXIT_CPUID     0x072
+#define SVM_EXIT_INVD      0x076
 #define SVM_EXIT_HLT       0x078
 #define SVM_EXIT_INVLPGA   0x07a
 #define SVM_EXIT_IOIO      0x07b

@@ -478,6 +478,7 @@ static void decode_exit(struct vcpu *v, uint32_t reason, struct vm_exit *e)
 	case VMX_EXIT_INTERRUPT_WINDOW: e->kind = EXIT_IRQ_WINDOW; e->insn_len = 0; break;
 	case VMX_EXIT_CPUID: e->kind = EXIT_CPUID; break;
 	case VMX_EXIT_HLT: e->kind = EXIT_HLT; break;
+	case VMX_EXIT_INVD: e->kind = EXIT_INVD; break;
 	case VMX_EXIT_VMCALL: e->kind = EXIT_HYPERCALL; break;
 	case VMX_EXIT_CR_ACCESS: e->kind = EXIT_CR; e->cr.qual = qual; break;
 	case VMX_EXIT_IO:
