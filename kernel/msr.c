@@ -104,6 +104,28 @@ static int vm_cr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	return 0;
 }
 
+/* VM_HSAVE_PA (APM 15.30.4): where L1's VMRUN would save its host state.
+ * Exists when SVM is offered (nested VMs); must be page aligned and below
+ * the physical address width, else #GP.  Nestor keeps L1's host state
+ * itself, so the page is only remembered. */
+static int hsave_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	if (!v->vm->cfg->nested)
+		return -1;
+	*val = v->vm_hsave_pa;
+	return 0;
+}
+
+static int hsave_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	if (!v->vm->cfg->nested || (val & 0xfff) || (val >> cpu_caps.phys_bits))
+		return -1;
+	v->vm_hsave_pa = val;
+	return 0;
+}
+
 static const struct msr_def msr_table[] = {
 	{ 0x10, "IA32_TIME_STAMP_COUNTER", tsc_read, NULL },
 	{ 0xfe, "IA32_MTRRCAP", zero_read, NULL },            /* no variable MTRRs, no fixed */
@@ -112,6 +134,7 @@ static const struct msr_def msr_table[] = {
 	{ 0xc0000080, "EFER", efer_read, efer_write },
 	{ 0xc0010015, "HWCR", zero_read, ignore_write },
 	{ 0xc0010114, "VM_CR", vm_cr_read, NULL },
+	{ 0xc0010117, "VM_HSAVE_PA", hsave_read, hsave_write },
 };
 
 static const struct msr_def *find(uint32_t msr)

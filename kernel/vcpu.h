@@ -82,6 +82,7 @@ struct vcpu {
 	uint64_t slice_end;     /* TSC: end of its time slice on a shared CPU */
 	bool halted;
 	uint64_t mtrr_def_type;
+	uint64_t vm_hsave_pa;    /* nested SVM: L1's VM_HSAVE_PA */
 	uint64_t long_mode_cr3;  /* ELF64 boot: applied by the backend before the first entry */
 	struct vlapic lapic;    /* its virtual local APIC (kernel/vintr.c) */
 	struct spinlock irq_lock; /* other vCPUs and devices deliver into lapic */

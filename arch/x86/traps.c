@@ -13,6 +13,7 @@
 #include "arch/x86/percpu.h"
 #include "kernel/log.h"
 #include "mm/frame.h"
+#include "arch/x86/smp.h"
 
 #define GDT_CODE64 0x08
 #define GDT_DATA   0x10
@@ -90,12 +91,9 @@ void trap_register(unsigned vector, trap_handler_fn fn)
 
 static uint64_t ist_stack(void)
 {
-	/* IST stacks come from the frame allocator; overflowing one means a
-	 * fault inside the fault handler, which ends the run anyway. */
-	uint64_t base = frame_alloc_pages(IST_STACK_SIZE / 4096, 0);
-	if (!base)
-		panic("no memory for an IST stack");
-	return base + IST_STACK_SIZE;
+	/* A guard page under it too: an overflow inside a fault handler then
+	 * faults again instead of corrupting memory (smp.c: stack_alloc). */
+	return stack_alloc(IST_STACK_SIZE / 4096);
 }
 
 void gdt_init_this_cpu(void)
