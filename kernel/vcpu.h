@@ -58,6 +58,9 @@ struct vcpu_ops {
 	void (*inject_irq)(struct vcpu *v, uint8_t vector); /* only when irq_window_open */
 	bool (*irq_window_open)(struct vcpu *v);       /* RFLAGS.IF and no interrupt shadow */
 	void (*request_irq_window)(struct vcpu *v, bool on);
+	bool (*nmi_window_open)(struct vcpu *v);       /* no NMI blocking, no event pending */
+	void (*inject_nmi)(struct vcpu *v);
+	void (*request_nmi_window)(struct vcpu *v, bool on);
 	void (*dump)(struct vcpu *v);                  /* state dump when a VM dies */
 	/* INIT-SIPI: restart an AP in real mode at vector:0000 (SDM 8.4.4.1). */
 	void (*reset_for_sipi)(struct vcpu *v, uint8_t vector);
@@ -87,6 +90,7 @@ struct vcpu {
 	struct vlapic lapic;    /* its virtual local APIC (kernel/vintr.c) */
 	struct spinlock irq_lock; /* other vCPUs and devices deliver into lapic */
 	bool pending_init;      /* INIT / SIPI sent by another vCPU, applied by the owner */
+	bool pending_nmi;       /* an NMI IPI waiting for the NMI window */
 	int pending_sipi;       /* vector, or -1 */
 	uint32_t eoi_pending[8]; /* level EOIs seen under irq_lock, for the IOAPIC */
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */

@@ -132,6 +132,10 @@ static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
 			if (mode == 1)
 				return;
 			break;
+		case 4: /* NMI */
+			__atomic_store_n(&t->pending_nmi, true, __ATOMIC_RELEASE);
+			vintr_kick(t);
+			break;
 		case 5: /* INIT; a level de-assert INIT only resynchronises arbitration IDs */
 			if (!level || assert) {
 				__atomic_store_n(&t->pending_init, true, __ATOMIC_RELEASE);
@@ -190,7 +194,8 @@ void vintr_before_entry(struct vcpu *v)
 	 * look comes with a kick (IPI), which makes the guest exit again. */
 	bool init = __atomic_load_n(&v->pending_init, __ATOMIC_ACQUIRE);
 	bool sipi = __atomic_load_n(&v->pending_sipi, __ATOMIC_ACQUIRE) >= 0;
-	if (!init && !sipi && !v->lapic.wait_for_sipi && irr_empty(&v->lapic) &&
+	bool nmi = __atomic_load_n(&v->pending_nmi, __ATOMIC_ACQUIRE);
+	if (!init && !sipi && !nmi && !v->lapic.wait_for_sipi && irr_empty(&v->lapic) &&
 	    rdtsc() < vlapic_timer_deadline(&v->lapic))
 		return;
 	if (init && __atomic_exchange_n(&v->pending_init, false, __ATOMIC_ACQ_REL)) {
@@ -211,10 +216,25 @@ void vintr_before_entry(struct vcpu *v)
 	}
 	if (v->lapic.wait_for_sipi)
 		return;
+	/* An NMI goes first (SDM 6.9 priority) and wakes HLT whatever IF says;
+	 * while NMIs are blocked (handler running), wait for the NMI window. */
+	bool injected = false;
+	if (nmi) {
+		v->halted = false;
+		if (vcpu_ops->nmi_window_open(v)) {
+			__atomic_store_n(&v->pending_nmi, false, __ATOMIC_RELEASE);
+			vcpu_ops->inject_nmi(v);
+			injected = true;
+		} else {
+			vcpu_ops->request_nmi_window(v, true);
+		}
+	}
 	spin_lock(&v->irq_lock);
 	vlapic_timer_update(&v->lapic, rdtsc());
 	vec = vlapic_pending(&v->lapic);
-	if (vec >= 0) {
+	if (vec >= 0 && injected) {
+		vcpu_ops->request_irq_window(v, true); /* one event per entry */
+	} else if (vec >= 0) {
 		/* HLT ends when an interrupt can be taken (SDM vol. 2 HLT). */
 		if (v->halted && (v->rflags & RFLAGS_IF))
 			v->halted = false;

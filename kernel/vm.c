@@ -245,6 +245,7 @@ static bool vm_stuck(struct vm *vm)
 }
 
 #define SLICE_US 10000
+#define MIN_RUN_US 20
 
 /* Sleep until the earliest vCPU timer or an IPI from another CPU. */
 static void idle_until(uint64_t deadline)
@@ -274,15 +275,24 @@ static void run_vcpu(struct vcpu *v)
 	uint64_t exited = 0;
 	unsigned last_kind = 0;
 	while (v->vm->state == VM_RUNNING) {
+		/* The guest must come back by its next virtual-timer event and,
+		 * when it shares the CPU, by the end of its slice (interrupt
+		 * delivery below may ask for sooner). */
+		v->run_until = v->slice_end;
 		vintr_before_entry(v);
 		if (!vintr_runnable(v))
 			return;
+		uint64_t d = vintr_next_deadline(v);
+		if (d < v->run_until)
+			v->run_until = d;
+		/* Always let the guest run a little: a timer whose period is
+		 * shorter than L0's exit path must not keep it from ever
+		 * reaching its EOI (a livelock seen on Bochs with a 1 ms timer). */
+		uint64_t min_end = rdtsc() + MIN_RUN_US * tsc_khz() / 1000;
+		if (v->run_until < min_end)
+			v->run_until = min_end;
 		if (exited)
 			exit_cost_record(&v->costs, last_kind, rdtsc() - exited);
-		/* The guest must come back by its next virtual-timer event and,
-		 * when it shares the CPU, by the end of its slice. */
-		uint64_t d = vintr_next_deadline(v);
-		v->run_until = d < v->slice_end ? d : v->slice_end;
 		vcpu_ops->vcpu_run(v, &exit);
 		exited = rdtsc();
 		last_kind = exit.kind;

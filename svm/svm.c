@@ -28,6 +28,11 @@ void svm_vmsave(uint64_t pa);
 
 struct svm_vcpu {
 	struct vmcb *vmcb;
+	/* NMI blocking, which SVM does not show (APM 15.20): set when Nestor
+	 * injects an NMI, ended by the guest's IRET, which is intercepted
+	 * meanwhile; the window opens once RIP has moved past that IRET. */
+	bool nmi_blocked;
+	uint64_t iret_rip;
 };
 
 static uint64_t host_vmcb[MAX_CPUS];  /* L0's hidden state, per physical CPU */
@@ -195,6 +200,14 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 	case SVM_EXIT_INVD:
 		e->kind = EXIT_INVD;
 		break;
+	case SVM_EXIT_IRET: {
+		/* The IRET has not run yet: wait until the guest is past it. */
+		struct svm_vcpu *s = v->arch;
+		s->iret_rip = v->rip;
+		vm->ctl.intercept_misc1 &= ~SVM_INTERCEPT_IRET;
+		e->kind = EXIT_NMI_WINDOW;
+		break;
+	}
 	case SVM_EXIT_VMMCALL:
 		e->kind = EXIT_HYPERCALL;
 		break;
@@ -328,7 +341,10 @@ static void svm_inject_irq(struct vcpu *v, uint8_t vector)
 static bool svm_irq_window_open(struct vcpu *v)
 {
 	struct vmcb *vm = vmcb_of(v);
-	return (v->rflags & (1u << 9)) && !(vm->ctl.int_state & 1) && !(vm->ctl.event_inj & SVM_EVTINJ_VALID);
+	/* The interrupt shadow ends once RIP has moved past the exiting
+	 * instruction (svm_vcpu_run clears it then). */
+	bool shadow = (vm->ctl.int_state & 1) && vm->save.rip == v->rip;
+	return (v->rflags & (1u << 9)) && !shadow && !(vm->ctl.event_inj & SVM_EVTINJ_VALID);
 }
 
 /* APM 15.21.4: a virtual interrupt with V_IGN_TPR exits (VINTR) as soon as
@@ -397,7 +413,37 @@ static void svm_set_long_mode_boot(struct vcpu *v, uint64_t cr3)
 	g->efer = EFER_SVME | EFER_LME | (1ull << 10) /* LMA */;
 }
 
+static bool svm_nmi_window_open(struct vcpu *v)
+{
+	struct svm_vcpu *s = v->arch;
+	struct vmcb *vm = s->vmcb;
+	if (s->nmi_blocked && !(vm->ctl.intercept_misc1 & SVM_INTERCEPT_IRET) && v->rip != s->iret_rip)
+		s->nmi_blocked = false; /* the handler's IRET has completed */
+	return !s->nmi_blocked && !(vm->ctl.int_state & 1) && !(vm->ctl.event_inj & SVM_EVTINJ_VALID);
+}
+
+static void svm_inject_nmi(struct vcpu *v)
+{
+	struct svm_vcpu *s = v->arch;
+	s->vmcb->ctl.event_inj = 2 | SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
+	s->nmi_blocked = true;
+	s->vmcb->ctl.intercept_misc1 |= SVM_INTERCEPT_IRET;
+}
+
+/* No NMI-window intercept on SVM: come back soon and look again. */
+static void svm_request_nmi_window(struct vcpu *v, bool on)
+{
+	if (on) {
+		uint64_t soon = rdtsc() + tsc_khz() / 10; /* 100 us */
+		if (soon < v->run_until)
+			v->run_until = soon;
+	}
+}
+
 const struct vcpu_ops svm_ops = {
+	.nmi_window_open = svm_nmi_window_open,
+	.inject_nmi = svm_inject_nmi,
+	.request_nmi_window = svm_request_nmi_window,
 	.set_long_mode_boot = svm_set_long_mode_boot,
 	.reset_for_sipi = svm_reset_for_sipi,
 	.name = "SVM",

@@ -113,6 +113,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "one page");
 #define SVM_INTERCEPT_INIT      (1u << 3)
 #define SVM_INTERCEPT_VINTR     (1u << 4)
 #define SVM_INTERCEPT_CPUID     (1u << 18)
+#define SVM_INTERCEPT_IRET      (1u << 20)
 #define SVM_INTERCEPT_INVD      (1u << 22)
 #define SVM_INTERCEPT_HLT       (1u << 24)
 #define SVM_INTERCEPT_INVLPGA   (1u << 26)
@@ -150,6 +151,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "one page");
 #define SVM_EXIT_NMI       0x061
 #define SVM_EXIT_VINTR     0x064
 #define SVM_EXIT_CPUID     0x072
+#define SVM_EXIT_IRET      0x074
 #define SVM_EXIT_INVD      0x076
 #define SVM_EXIT_HLT       0x078
 #define SVM_EXIT_INVLPGA   0x07a

@@ -25,9 +25,11 @@ extern char vmx_exit[];
  * the CPU requires and drops what it cannot do, then we check the must-haves. */
 #define PIN_EXTINT_EXITING   (1u << 0)
 #define PIN_NMI_EXITING      (1u << 3)
+#define PIN_VIRTUAL_NMIS     (1u << 5)
 #define PIN_PREEMPT_TIMER    (1u << 6)
 #define PROC_IRQ_WINDOW      (1u << 2)
 #define PROC_HLT_EXITING     (1u << 7)
+#define PROC_NMI_WINDOW      (1u << 22)
 #define PROC_MWAIT_EXITING   (1u << 10)
 #define PROC_CR3_LOAD        (1u << 15)
 #define PROC_CR3_STORE       (1u << 16)
@@ -146,7 +148,10 @@ static void read_caps(void)
 	caps.cr4_fixed0 = rdmsr(0x488);
 	caps.cr4_fixed1 = rdmsr(0x489);
 
-	want_pin = vmx_ctl_adjust(caps.pinbased, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPT_TIMER);
+	/* Virtual NMIs: the CPU tracks the guest's NMI blocking, which
+	 * NMI-window exiting needs (SDM 25.3, 26.2.1.1). */
+	want_pin = vmx_ctl_adjust(caps.pinbased, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS |
+				  PIN_PREEMPT_TIMER);
 	want_proc = vmx_ctl_adjust(caps.procbased, PROC_HLT_EXITING | PROC_MWAIT_EXITING | PROC_IO_BITMAPS |
 				   PROC_MSR_BITMAPS | PROC_MONITOR_EXITING | PROC_SECONDARY);
 	want_proc &= ~(PROC_CR3_LOAD | PROC_CR3_STORE) | (uint32_t)caps.procbased; /* keep if required */
@@ -476,6 +481,7 @@ static void decode_exit(struct vcpu *v, uint32_t reason, struct vm_exit *e)
 	case VMX_EXIT_TRIPLE_FAULT: e->kind = EXIT_SHUTDOWN; break;
 	case VMX_EXIT_PREEMPTION_TIMER: e->kind = EXIT_TIMER; e->insn_len = 0; break;
 	case VMX_EXIT_INTERRUPT_WINDOW: e->kind = EXIT_IRQ_WINDOW; e->insn_len = 0; break;
+	case VMX_EXIT_NMI_WINDOW: e->kind = EXIT_NMI_WINDOW; e->insn_len = 0; break;
 	case VMX_EXIT_CPUID: e->kind = EXIT_CPUID; break;
 	case VMX_EXIT_HLT: e->kind = EXIT_HLT; break;
 	case VMX_EXIT_INVD: e->kind = EXIT_INVD; break;
@@ -680,7 +686,11 @@ static void vmx_inject_irq(struct vcpu *v, uint8_t vector)
 static bool vmx_irq_window_open(struct vcpu *v)
 {
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
-	return (v->rflags & (1u << 9)) && !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 3) &&
+	/* Blocking by STI/MOV SS ends once RIP has moved past the exiting
+	 * instruction (vmx_vcpu_run clears it then): do not let a stale
+	 * shadow from e.g. `sti; hlt` delay the interrupt. */
+	uint64_t blocking = v->rip != vx(v)->exit_rip ? 0 : vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 3;
+	return (v->rflags & (1u << 9)) && !blocking &&
 	       !(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
 }
 
@@ -689,6 +699,31 @@ static void vmx_request_irq_window(struct vcpu *v, bool on)
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	struct vmx_vcpu *x = vx(v);
 	x->proc_ctls = on ? x->proc_ctls | PROC_IRQ_WINDOW : x->proc_ctls & ~PROC_IRQ_WINDOW;
+	vmcs_write(VMCS_PROC_BASED_CONTROLS, x->proc_ctls);
+}
+
+/* SDM 26.3.1.5: an NMI is injected only without blocking by MOV SS, by
+ * STI (some CPUs, Bochs among them, insist) and by NMI. */
+static bool vmx_nmi_window_open(struct vcpu *v)
+{
+	vmx_ensure_current(v);
+	return !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 0xb) &&
+	       !(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
+}
+
+static void vmx_inject_nmi(struct vcpu *v)
+{
+	vmx_ensure_current(v);
+	vmcs_write(VMCS_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
+}
+
+static void vmx_request_nmi_window(struct vcpu *v, bool on)
+{
+	vmx_ensure_current(v);
+	struct vmx_vcpu *x = vx(v);
+	if (!(want_pin & PIN_VIRTUAL_NMIS) || !vmx_ctl_ok(caps.procbased, x->proc_ctls | PROC_NMI_WINDOW))
+		return; /* the CPU cannot: the NMI waits for the next exit */
+	x->proc_ctls = on ? x->proc_ctls | PROC_NMI_WINDOW : x->proc_ctls & ~PROC_NMI_WINDOW;
 	vmcs_write(VMCS_PROC_BASED_CONTROLS, x->proc_ctls);
 }
 
@@ -774,6 +809,9 @@ const struct vcpu_ops vmx_ops = {
 	.inject_irq = vmx_inject_irq,
 	.irq_window_open = vmx_irq_window_open,
 	.request_irq_window = vmx_request_irq_window,
+	.nmi_window_open = vmx_nmi_window_open,
+	.inject_nmi = vmx_inject_nmi,
+	.request_nmi_window = vmx_request_nmi_window,
 	.dump = vmx_dump,
 	.reset_for_sipi = vmx_reset_for_sipi,
 	.emulate_cr = vmx_emulate_cr,

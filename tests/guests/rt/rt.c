@@ -94,7 +94,7 @@ void trap_dispatch(struct trap_frame *tf)
 		tf->rip = (uint64_t)rdmsr_safe_fault;
 		return;
 	}
-	if (tf->vector >= 32 && irq_handlers[tf->vector]) {
+	if ((tf->vector >= 32 || tf->vector == 2) && irq_handlers[tf->vector]) {
 		irq_handlers[tf->vector]();
 		return;
 	}
