@@ -1,7 +1,7 @@
 /*
- * VMs and their vCPUs: creation from the configuration (RAM, memory map,
- * NPT01/EPT01, image), placement on physical CPUs, the run loop, and the
- * end of a VM with its exit table.
+ * VMs and their vCPUs as objects: creation from the configuration (RAM,
+ * memory map, NPT01/EPT01, platform, image), the guest console, and the
+ * end of a VM with its exit table.  Running them is kernel/run_loop.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,25 +9,20 @@
 #include "kernel/log.h"
 #include "kernel/guest_load.h"
 #include "kernel/vintr.h"
-#include "arch/x86/lapic.h"
-#include "arch/x86/traps.h"
 #include "drivers/platform/guest_acpi.h"
-#include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
-#include "arch/x86/percpu.h"
-#include "arch/x86/smp.h"
 #include "mm/frame.h"
 
 #define MiB ((uint64_t)1 << 20)
 
-const struct vcpu_ops *vcpu_ops;
 extern const char builtin_demo_start[], builtin_demo_end[];
 
-static struct vm vms[CFG_MAX_VMS];
-static unsigned vm_count;
-static struct vcpu *pcpu_vcpus[MAX_CPUS][CFG_MAX_VMS * VM_MAX_VCPUS];
-static unsigned pcpu_nvcpus[MAX_CPUS];
 static volatile unsigned vms_running;
+
+unsigned vms_alive(void)
+{
+	return __atomic_load_n(&vms_running, __ATOMIC_ACQUIRE);
+}
 
 static const char *const exit_kind_names[] = {
 #define X(name) #name,
@@ -48,7 +43,7 @@ void vm_console_putc(struct vm *vm, char c)
 	spin_unlock(&vm->lock);
 }
 
-static void print_exit_table(struct vm *vm)
+void vm_print_exit_table(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		const struct hc_exit_stats *s = &vm->vcpu[i].stats;
@@ -124,7 +119,7 @@ static int build_platform(struct vm *vm)
 	return 0;
 }
 
-static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const struct boot_info *bi)
+int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const struct boot_info *bi)
 {
 	char err[128];
 	memset(vm, 0, sizeof(*vm));
@@ -225,159 +220,7 @@ static int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, co
 		 cfg->name, vm->ram_size / MiB, vm->ram_hpa, vm->nvcpus, cfg->image,
 		 boot.image_start, boot.image_end, boot.entry);
 	vm->state = VM_RUNNING;
+	__atomic_add_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);
 	return 0;
 }
 
-/* A VM whose every vCPU is halted with interrupts off (or waits for a SIPI
- * no one will send) can never run again: `cli; hlt` is how a guest stops. */
-static bool vm_stuck(struct vm *vm)
-{
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpu[i];
-		if (!v->halted && !v->lapic.wait_for_sipi)
-			return false;
-		if (v->halted && (v->rflags & (1u << 9)))
-			return false;
-		if (v->pending_init || v->pending_sipi >= 0)
-			return false;
-	}
-	return true;
-}
-
-#define SLICE_US 10000
-#define MIN_RUN_US 20
-
-/* Sleep until the earliest vCPU timer or an IPI from another CPU. */
-static void idle_until(uint64_t deadline)
-{
-	uint64_t now = rdtsc();
-	if (deadline != UINT64_MAX) {
-		if (deadline <= now)
-			return;
-		uint64_t us = (deadline - now) * 1000 / (tsc_khz() ? tsc_khz() : 1) + 1;
-		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
-	}
-	sti();
-	hlt();
-	cli();
-}
-
-/* One vCPU until it halts, its VM ends, or L0 takes an interrupt (which
- * may mean another vCPU of this CPU has become runnable). */
-static void run_vcpu(struct vcpu *v)
-{
-	struct vm_exit exit;
-	if (v->long_mode_cr3) {
-		/* ELF64 boot state, set on the CPU that runs the vCPU (VMX: its VMCS). */
-		vcpu_ops->set_long_mode_boot(v, v->long_mode_cr3);
-		v->long_mode_cr3 = 0;
-	}
-	uint64_t exited = 0;
-	unsigned last_kind = 0;
-	while (v->vm->state == VM_RUNNING) {
-		/* The guest must come back by its next virtual-timer event and,
-		 * when it shares the CPU, by the end of its slice (interrupt
-		 * delivery below may ask for sooner). */
-		v->run_until = v->slice_end;
-		vintr_before_entry(v);
-		if (!vintr_runnable(v))
-			return;
-		uint64_t d = vintr_next_deadline(v);
-		if (d < v->run_until)
-			v->run_until = d;
-		/* Always let the guest run a little: a timer whose period is
-		 * shorter than L0's exit path must not keep it from ever
-		 * reaching its EOI (a livelock seen on Bochs with a 1 ms timer). */
-		uint64_t min_end = rdtsc() + MIN_RUN_US * tsc_khz() / 1000;
-		if (v->run_until < min_end)
-			v->run_until = min_end;
-		if (exited)
-			exit_cost_record(&v->costs, last_kind, rdtsc() - exited);
-		vcpu_ops->vcpu_run(v, &exit);
-		exited = rdtsc();
-		last_kind = exit.kind;
-		bool go_on = handle_exit(v, &exit);
-		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))
-			return;
-	}
-}
-
-/* Run the vCPUs placed on this physical CPU until their VMs end. */
-static void pcpu_run(void)
-{
-	unsigned me = this_cpu()->index;
-	if (pcpu_nvcpus[me] == 0)
-		return;
-	if (vcpu_ops->hw_enable()) {
-		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++)
-			vm_end(pcpu_vcpus[me][i]->vm, -1, "virtualization unavailable on this CPU");
-		return;
-	}
-	for (;;) {
-		bool live = false, ran = false;
-		uint64_t deadline = UINT64_MAX;
-		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++) {
-			struct vcpu *v = pcpu_vcpus[me][i];
-			if (v->vm->state != VM_RUNNING)
-				continue;
-			live = true;
-			vintr_before_entry(v);
-			if (vintr_runnable(v)) {
-				/* Sharing this CPU: a time slice, so a vCPU that never
-				 * exits by itself cannot starve the others. */
-				v->slice_end = pcpu_nvcpus[me] > 1 ? rdtsc() + SLICE_US * tsc_khz() / 1000 : UINT64_MAX;
-				run_vcpu(v);
-				ran = true;
-			} else if (vm_stuck(v->vm)) {
-				vm_end(v->vm, -1, "all vCPUs halted with interrupts disabled");
-			} else {
-				uint64_t d = vintr_next_deadline(v);
-				if (d < deadline)
-					deadline = d;
-			}
-		}
-		if (!live)
-			break;
-		if (!ran)
-			idle_until(deadline);
-	}
-}
-
-int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
-{
-	if (cpu_caps.vendor == VENDOR_AMD && cpu_caps.has_svm)
-		vcpu_ops = &svm_ops;
-	else if (cpu_caps.has_vmx && (cpu_caps.vmx_proc2 >> 32 & 0xa2) == 0xa2)
-		vcpu_ops = &vmx_ops; /* needs EPT, VPID, unrestricted guest (secondary bits 1, 5, 7) */
-	else if (cpu_caps.has_svm)
-		vcpu_ops = &svm_ops;
-	if (!vcpu_ops) {
-		log_err("vm: no supported virtualization on this CPU (SVM with NPT, or VMX with EPT, VPID and unrestricted guest)");
-		return (int)cfg->vm_count;
-	}
-	int failed = 0;
-	unsigned next_pcpu = 0;
-	for (unsigned i = 0; i < cfg->vm_count; i++) {
-		struct vm *vm = &vms[vm_count];
-		if (vm_create(vm, &cfg->vms[i], vm_count, bi)) {
-			failed++;
-			continue;
-		}
-		vm_count++;
-		__atomic_add_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);
-		for (unsigned k = 0; k < vm->nvcpus; k++) {
-			unsigned p = next_pcpu++ % cpus_online;
-			vm->vcpu[k].pcpu = p;
-			pcpu_vcpus[p][pcpu_nvcpus[p]++] = &vm->vcpu[k];
-		}
-	}
-	for (unsigned p = 1; p < cpus_online; p++)
-		if (pcpu_nvcpus[p])
-			smp_run_on(p, pcpu_run);
-	pcpu_run();
-	while (__atomic_load_n(&vms_running, __ATOMIC_ACQUIRE))
-		cpu_relax();
-	for (unsigned i = 0; i < vm_count; i++)
-		print_exit_table(&vms[i]);
-	return failed;
-}

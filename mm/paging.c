@@ -137,6 +137,15 @@ uint64_t paging_lookup(uint64_t va, uint64_t *page_size)
 	return 0;
 }
 
+uint64_t paging_alloc_stack(unsigned pages)
+{
+	uint64_t base = frame_alloc_pages(pages + 1, 0);
+	if (!base)
+		panic("paging: out of memory for a stack");
+	paging_unmap(base, PAGE_SIZE); /* guard page: an overflow faults */
+	return base + (pages + 1) * PAGE_SIZE;
+}
+
 uint64_t paging_root(void)
 {
 	return (uint64_t)pml4;

@@ -22,6 +22,9 @@ void paging_init(uint64_t top);
 /* Map [va, va+len) to pa with flags (MAP_*), using the largest pages that fit. */
 void paging_map(uint64_t va, uint64_t pa, uint64_t len, uint64_t flags);
 void paging_unmap(uint64_t va, uint64_t len);
+/* A kernel stack of `pages` pages with an unmapped guard page below it;
+ * returns its top. */
+uint64_t paging_alloc_stack(unsigned pages);
 uint64_t paging_root(void);      /* physical address of the PML4 (below 4 GiB) */
 /* Leaf entry for va (0 if unmapped), and its page size, for tests and dumps. */
 uint64_t paging_lookup(uint64_t va, uint64_t *page_size);

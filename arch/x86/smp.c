@@ -24,14 +24,6 @@ static uint64_t tramp_page;
 
 void smp_set_trampoline(uint64_t page) { tramp_page = page; }
 
-uint64_t stack_alloc(unsigned pages)
-{
-	uint64_t base = frame_alloc_pages(pages + 1, 0);
-	if (!base)
-		panic("smp: out of memory for a stack");
-	paging_unmap(base, PAGE_SIZE); /* guard page: an overflow faults */
-	return base + (pages + 1) * PAGE_SIZE;
-}
 
 static void enable_fpu(void)
 {
@@ -101,7 +93,7 @@ static int start_ap(unsigned index, uint32_t apic_id)
 	struct percpu *cpu = &percpu_area[index];
 	cpu->index = index;
 	cpu->apic_id = apic_id;
-	cpu->stack_top = stack_alloc(8);
+	cpu->stack_top = paging_alloc_stack(8);
 	tramp_fill(tramp_page, paging_root(), cpu->stack_top, (uint64_t)ap_main, (uint64_t)cpu);
 
 	/* INIT, 10 ms, SIPI, 200 us, SIPI (SDM 3A 9.4.4.1). */

@@ -9,7 +9,6 @@ void smp_set_trampoline(uint64_t page);
 /* Start every enabled CPU of the MADT but the BSP; returns CPUs online. */
 unsigned smp_start_aps(const struct acpi_info *acpi);
 void cpu_init_this(unsigned index, uint32_t apic_id); /* GS, GDT/TSS, IDT, FPU */
-uint64_t stack_alloc(unsigned pages);
 /* Run fn on an idle AP (it returns to idling afterwards). */
 void smp_run_on(unsigned cpu, void (*fn)(void));                 /* returns the top; guard page below */
 #endif

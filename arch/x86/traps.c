@@ -13,7 +13,7 @@
 #include "arch/x86/percpu.h"
 #include "kernel/log.h"
 #include "mm/frame.h"
-#include "arch/x86/smp.h"
+#include "mm/paging.h"
 
 #define GDT_CODE64 0x08
 #define GDT_DATA   0x10
@@ -92,8 +92,8 @@ void trap_register(unsigned vector, trap_handler_fn fn)
 static uint64_t ist_stack(void)
 {
 	/* A guard page under it too: an overflow inside a fault handler then
-	 * faults again instead of corrupting memory (smp.c: stack_alloc). */
-	return stack_alloc(IST_STACK_SIZE / 4096);
+	 * faults again instead of corrupting memory. */
+	return paging_alloc_stack(IST_STACK_SIZE / 4096);
 }
 
 void gdt_init_this_cpu(void)
