@@ -38,6 +38,7 @@ static bool vm_stuck(struct vm *vm)
 
 #define SLICE_US 10000
 #define MIN_RUN_US 20
+static uint64_t min_run_ticks;  /* MIN_RUN_US in TSC ticks */
 
 /* Sleep until the earliest vCPU timer or an IPI from another CPU. */
 static void idle_until(uint64_t deadline)
@@ -74,17 +75,17 @@ static void run_vcpu(struct vcpu *v)
 		vintr_before_entry(v);
 		if (!vintr_runnable(v))
 			return;
+		uint64_t now = rdtsc();
+		if (exited)
+			exit_cost_record(&v->costs, last_kind, now - exited);
 		uint64_t d = vintr_next_deadline(v);
 		if (d < v->run_until)
 			v->run_until = d;
 		/* Always let the guest run a little: a timer whose period is
 		 * shorter than L0's exit path must not keep it from ever
-		 * reaching its EOI (a livelock seen on Bochs with a 1 ms timer). */
-		uint64_t min_end = rdtsc() + MIN_RUN_US * tsc_khz() / 1000;
-		if (v->run_until < min_end)
-			v->run_until = min_end;
-		if (exited)
-			exit_cost_record(&v->costs, last_kind, rdtsc() - exited);
+		 * reaching its EOI. */
+		if (v->run_until != UINT64_MAX && v->run_until < now + min_run_ticks)
+			v->run_until = now + min_run_ticks;
 		vcpu_ops->vcpu_run(v, &exit);
 		exited = rdtsc();
 		last_kind = exit.kind;
@@ -100,6 +101,7 @@ static void pcpu_run(void)
 	unsigned me = this_cpu()->index;
 	if (pcpu_nvcpus[me] == 0)
 		return;
+	min_run_ticks = MIN_RUN_US * tsc_khz() / 1000;
 	if (vcpu_ops->hw_enable()) {
 		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++)
 			vm_end(pcpu_vcpus[me][i]->vm, -1, "virtualization unavailable on this CPU");
