@@ -16,13 +16,7 @@
 #include "kernel/boot_info.h"
 #include "mm/memmap.h"
 
-#define CHECK(cond) do {                                                     \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 static inline int str_terminated(const char *s, size_t max)
 {

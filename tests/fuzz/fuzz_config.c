@@ -18,11 +18,7 @@
 
 #include "kernel/config.h"
 
-#define CHECK(cond)                      \
-	do {                             \
-		if (!(cond))             \
-			__builtin_trap(); \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 static bool terminated(const char *s, size_t size)
 {

@@ -22,13 +22,7 @@
 
 #include "arch/x86/decode.h"
 
-#define CHECK(cond) do {                                                     \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 static int is_size(unsigned s)
 {

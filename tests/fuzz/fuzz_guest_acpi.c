@@ -28,13 +28,7 @@
 #include <string.h>
 #include "drivers/platform/guest_acpi.h"
 
-#define CHECK(cond) do {                                                     \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 struct input {
 	const uint8_t *p;

@@ -42,13 +42,7 @@
 #include "svm/nested/vmcb02_merge.h"
 #include "svm/nested/vmcb_clean.h"
 
-#define CHECK(cond) do {                                                     \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 #define HDR 16
 

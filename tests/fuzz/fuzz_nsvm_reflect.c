@@ -34,13 +34,7 @@
 
 #include "svm/nested/exit_reflect.h"
 
-#define CHECK(cond) do {                                                     \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 #define HDR 47
 #define RAM_SIZE 0xb000u

@@ -22,7 +22,7 @@
 
 #include "vmx/nested/ept_compose.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); abort(); } } while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 #define RAM 0x10000
 static uint8_t ram[RAM] __attribute__((aligned(4096)));

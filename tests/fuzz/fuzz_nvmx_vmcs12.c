@@ -19,7 +19,7 @@
 
 #include "vmx/nested/vmcs12.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); abort(); } } while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 static uint8_t ram[0x2000] __attribute__((aligned(4096)));
 

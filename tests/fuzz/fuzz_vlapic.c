@@ -32,13 +32,7 @@
 
 #include "drivers/platform/vlapic.h"
 
-#define CHECK(cond) do {                                                     \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
-	} while (0)
+#include "tests/fuzz/fuzz_assert.h"
 
 static const struct { uint64_t tsc, bus; } clocks[4] = {
 	{ 1000000000, 100000000 },     /* ratio 10 */
