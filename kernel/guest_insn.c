@@ -4,13 +4,15 @@
 #include "mm/gwalk.h"
 #include "arch/x86/cpu_caps.h"
 
-static void walk_regs(struct vcpu *v, struct gwalk_regs *r)
+void guest_walk_regs(struct vcpu *v, struct gwalk_regs *r)
 {
-	r->cr0 = vcpu_ops->get_cr(v, 0);
-	r->cr3 = vcpu_ops->get_cr(v, 3);
-	r->cr4 = vcpu_ops->get_cr(v, 4);
-	r->efer = vcpu_ops->get_cr(v, VREG_EFER);
-	r->maxphyaddr = cpu_caps.phys_bits;
+	/* Every field set: pdpte stays NULL, so PAE walks read the PDPTEs
+	 * from guest memory rather than through a stray pointer. */
+	*r = (struct gwalk_regs){
+		.cr0 = vcpu_ops->get_cr(v, 0), .cr3 = vcpu_ops->get_cr(v, 3),
+		.cr4 = vcpu_ops->get_cr(v, 4), .efer = vcpu_ops->get_cr(v, VREG_EFER),
+		.maxphyaddr = cpu_caps.phys_bits,
+	};
 }
 
 /* One page at a time: a range may cross into a page mapped elsewhere. */
@@ -18,7 +20,7 @@ static enum gva_result linear_copy(struct vcpu *v, uint64_t la, void *buf, size_
 				   unsigned access, uint32_t *pf_error, uint64_t *fault_la)
 {
 	struct gwalk_regs regs;
-	walk_regs(v, &regs);
+	guest_walk_regs(v, &regs);
 	if (vcpu_ops->guest_cpl(v) == 3)
 		access |= GW_USER;
 	uint8_t *p = buf;

@@ -15,6 +15,10 @@ struct vcpu;
 
 enum gva_result { GVA_OK = 0, GVA_PAGE_FAULT = 1, GVA_NOT_RAM = 2, GVA_GP = 3 };
 
+struct gwalk_regs;
+/* The guest's paging state, as mm/gwalk.c wants it. */
+void guest_walk_regs(struct vcpu *v, struct gwalk_regs *r);
+
 /* Copy len bytes at guest-linear address la.  On GVA_PAGE_FAULT, *pf_error
  * holds the #PF error code and *fault_la the faulting address (for CR2). */
 enum gva_result guest_linear_read(struct vcpu *v, uint64_t la, void *buf, size_t len,

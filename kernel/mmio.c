@@ -15,7 +15,6 @@
 #include "kernel/guest_insn.h"
 #include "arch/x86/traps.h"
 #include "mm/gwalk.h"
-#include "arch/x86/cpu_caps.h"
 #include "kernel/vintr.h"
 
 static uint64_t size_mask(unsigned size)
@@ -57,11 +56,8 @@ static void device_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t v
  * gmem, anything else through the device path. */
 static enum gva_result linear_access(struct vcpu *v, uint64_t la, unsigned size, bool write, uint64_t *val)
 {
-	struct gwalk_regs regs = {
-		.cr0 = vcpu_ops->get_cr(v, 0), .cr3 = vcpu_ops->get_cr(v, 3),
-		.cr4 = vcpu_ops->get_cr(v, 4), .efer = vcpu_ops->get_cr(v, VREG_EFER),
-		.maxphyaddr = cpu_caps.phys_bits,
-	};
+	struct gwalk_regs regs;
+	guest_walk_regs(v, &regs);
 	struct gwalk_result w;
 	unsigned access = (write ? GW_WRITE : 0) | (vcpu_ops->guest_cpl(v) == 3 ? GW_USER : 0);
 	int f = gwalk(&v->vm->mem, &regs, la, access, &w);
