@@ -12,6 +12,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "kernel/boot_info.h"
+#include "kernel/boot_modules.h"
 #include "kernel/config.h"
 #include "kernel/log.h"
 #include "kernel/run.h"
@@ -46,18 +47,10 @@ static volatile unsigned timer_ticks;
 static const char *const path_names[] = { "?", "UEFI", "Multiboot1", "Multiboot2" };
 static const char *const type_names[] = { "?", "usable", "ACPI reclaim", "ACPI NVS", "reserved", "bad" };
 
-static const struct boot_module *find_module(const char *name)
-{
-	for (unsigned i = 0; i < bi.module_count; i++)
-		if (!strcmp(bi.modules[i].name, name))
-			return &bi.modules[i];
-	return NULL;
-}
-
 static bool module_exists(const char *name, void *ctx)
 {
 	(void)ctx;
-	return find_module(name) != NULL;
+	return boot_module_find(&bi, name) != NULL;
 }
 
 /* Configuration: nestor.cfg from the boot (ESP or Multiboot module), else
@@ -65,7 +58,7 @@ static bool module_exists(const char *name, void *ctx)
 static void load_config(void)
 {
 	struct cfg_error err;
-	const struct boot_module *m = find_module("nestor.cfg");
+	const struct boot_module *m = boot_module_find(&bi, "nestor.cfg");
 	const char *text = m ? (const char *)m->addr : default_cfg_text;
 	size_t len = m ? m->size : (size_t)(default_cfg_end - default_cfg_text);
 

@@ -2,7 +2,7 @@
  * The MSRs a guest may touch, one table.  Anything not in it raises #GP,
  * as a CPU does for an MSR it lacks: guests (Linux's rdmsr_safe, KVM's
  * probes) rely on that.  MSRs whose state lives in the VMCB/VMCS and is
- * switched by hardware are not intercepted at all (svm.c: passthrough).
+ * switched by hardware are not intercepted at all (guest_owned_msrs below).
  */
 #include "kernel/platform.h"
 #include "arch/x86/cpu.h"
@@ -11,6 +11,13 @@
 
 #define EFER_GUEST_BITS (EFER_SCE | EFER_LME | (1ull << 10) /* LMA */ | EFER_NXE | \
 			 (1ull << 14) /* LMSLE */ | (1ull << 15) /* FFXSR */)
+
+const uint32_t guest_owned_msrs[] = {
+	0x174, 0x175, 0x176,                            /* SYSENTER_CS/ESP/EIP */
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR LSTAR CSTAR SFMASK */
+	0xc0000100, 0xc0000101, 0xc0000102,             /* FS_BASE GS_BASE KERNEL_GS_BASE */
+};
+const unsigned guest_owned_msrs_count = sizeof(guest_owned_msrs) / sizeof(guest_owned_msrs[0]);
 
 struct msr_def {
 	uint32_t msr;

@@ -10,6 +10,11 @@ void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val);
 bool io_string(struct vcpu *v, const struct vm_exit *e);   /* INS/OUTS, REP */
 bool mmio_exit(struct vcpu *v, const struct vm_exit *e);   /* NPF: emulate or end the VM */
 int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);  /* -1: #GP */
+/* MSRs the guest owns outright: the backends let it access them without
+ * an exit (their guest values live in the VMCB/VMCS or are switched per
+ * vCPU). */
+extern const uint32_t guest_owned_msrs[];
+extern const unsigned guest_owned_msrs_count;
 int msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3);
 #endif

@@ -47,8 +47,7 @@ static void idle_until(uint64_t deadline)
 	if (deadline != UINT64_MAX) {
 		if (deadline <= now)
 			return;
-		uint64_t us = (deadline - now) * 1000 / (tsc_khz() ? tsc_khz() : 1) + 1;
-		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
+		lapic_timer_until(VEC_LAPIC_TIMER, deadline);
 	}
 	sti();
 	hlt();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "kernel/vm.h"
+#include "kernel/boot_modules.h"
 #include "kernel/log.h"
 #include "kernel/guest_load.h"
 #include "kernel/vintr.h"
@@ -89,14 +90,6 @@ static uint64_t alloc_table(void *ctx)
 	return frame_alloc_pages(1, 0);
 }
 
-static const struct boot_module *find_module(const struct boot_info *bi, const char *name)
-{
-	for (unsigned i = 0; i < bi->module_count; i++)
-		if (!strcmp(bi->modules[i].name, name))
-			return &bi->modules[i];
-	return NULL;
-}
-
 /* What a PC guest finds besides RAM: ACPI tables in the BIOS area (where
  * an OS scans for "RSD PTR ", ACPI 6.5 5.2.5.1) and fw_cfg. */
 #define GUEST_ACPI_GPA 0xf0000u
@@ -152,7 +145,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 		img = (const uint8_t *)builtin_demo_start;
 		img_size = (size_t)(builtin_demo_end - builtin_demo_start);
 	} else {
-		const struct boot_module *m = find_module(bi, cfg->image);
+		const struct boot_module *m = boot_module_find(bi, cfg->image);
 		if (!m) {
 			log_err("vm %s: image %s not loaded", cfg->name, cfg->image);
 			return -1;
@@ -162,7 +155,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 	}
 	struct guest_module mods[GUEST_MAX_MODULES];
 	for (unsigned i = 0; i < cfg->module_count && i < GUEST_MAX_MODULES; i++) {
-		const struct boot_module *m = find_module(bi, cfg->modules[i]);
+		const struct boot_module *m = boot_module_find(bi, cfg->modules[i]);
 		if (!m) {
 			log_err("vm %s: module %s not loaded", cfg->name, cfg->modules[i]);
 			return -1;

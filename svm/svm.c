@@ -11,6 +11,7 @@
 #include <string.h>
 #include "svm/vmcb.h"
 #include "kernel/vcpu.h"
+#include "kernel/platform.h"
 #include "kernel/log.h"
 #include "kernel/guest_insn.h"
 #include "arch/x86/cpu.h"
@@ -55,13 +56,6 @@ static void msrpm_allow(uint8_t *map, uint32_t msr)
 	map[base + bit / 8] &= (uint8_t)~(3u << (bit % 8));
 }
 
-/* MSRs whose guest values live in the VMCB and are switched by VMRUN /
- * VMLOAD / VMSAVE: the guest may read and write them directly. */
-static const uint32_t passthrough_msrs[] = {
-	0x174, 0x175, 0x176,                         /* SYSENTER_CS/ESP/EIP */
-	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR LSTAR CSTAR SFMASK */
-	0xc0000100, 0xc0000101, 0xc0000102,          /* FS_BASE GS_BASE KERNEL_GS_BASE */
-};
 
 static int svm_make_maps(void)
 {
@@ -73,8 +67,9 @@ static int svm_make_maps(void)
 		if (io && msr) {
 			memset((void *)io, 0xff, 3 * PAGE_SIZE);
 			memset((void *)msr, 0xff, 2 * PAGE_SIZE);
-			for (unsigned i = 0; i < sizeof(passthrough_msrs) / sizeof(passthrough_msrs[0]); i++)
-				msrpm_allow((uint8_t *)msr, passthrough_msrs[i]);
+			/* Their guest values live in the VMCB, switched by VMRUN/VMLOAD/VMSAVE. */
+			for (unsigned i = 0; i < guest_owned_msrs_count; i++)
+				msrpm_allow((uint8_t *)msr, guest_owned_msrs[i]);
 			iopm_pa = io;
 			msrpm_pa = msr;
 		}
@@ -262,9 +257,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	/* No preemption timer on SVM: L0's LAPIC timer interrupts the guest
 	 * (an INTR #VMEXIT) by run_until. */
 	if (v->run_until != UINT64_MAX) {
-		uint64_t now = rdtsc();
-		uint64_t us = v->run_until > now ? (v->run_until - now) * 1000 / tsc_khz() + 1 : 1;
-		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
+		lapic_timer_until(VEC_LAPIC_TIMER, v->run_until);
 	}
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
 	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);

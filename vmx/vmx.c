@@ -10,6 +10,7 @@
 #include "vmx/vmcs_fields.h"
 #include "vmx/vmx_check.h"
 #include "kernel/vcpu.h"
+#include "kernel/platform.h"
 #include "kernel/log.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
@@ -173,12 +174,10 @@ static int vmx_make_bitmaps(void)
 			 * Nestor switches per vCPU (STAR..KERNEL_GS_BASE, switch_msrs). */
 			memset((void *)io, 0xff, 2 * PAGE_SIZE);
 			memset((void *)msr, 0xff, PAGE_SIZE);
-			static const uint32_t pass[] = { 0x174, 0x175, 0x176, 0xc0000081, 0xc0000082,
-							 0xc0000083, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102 };
 			uint8_t *m = (uint8_t *)msr;
-			for (unsigned i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+			for (unsigned i = 0; i < guest_owned_msrs_count; i++) {
 				/* SDM 24.6.9: read-low 0x000, read-high 0x400, write-low 0x800, write-high 0xc00 */
-				uint32_t msr_no = pass[i], base = 0;
+				uint32_t msr_no = guest_owned_msrs[i], base = 0;
 				if (msr_no >= 0xc0000000u)
 					base = 0x400, msr_no -= 0xc0000000u;
 				m[base + msr_no / 8] &= (uint8_t)~(1u << (msr_no % 8));
@@ -554,9 +553,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 			x->timer_armed = armed;
 		}
 	} else if (v->run_until != UINT64_MAX) {
-		uint64_t now = rdtsc();
-		uint64_t us = v->run_until > now ? (v->run_until - now) * 1000 / tsc_khz() + 1 : 1;
-		lapic_timer_oneshot(VEC_LAPIC_TIMER, us > 1000000 ? 1000000 : (uint32_t)us);
+		lapic_timer_until(VEC_LAPIC_TIMER, v->run_until);
 	}
 	write_cr2(x->cr2);
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));

@@ -145,6 +145,15 @@ void lapic_timer_oneshot(uint8_t vector, uint32_t us)
 	lapic_write(LAPIC_TIMER_INIT, count ? (uint32_t)(count > 0xffffffffu ? 0xffffffffu : count) : 1);
 }
 
+void lapic_timer_until(uint8_t vector, uint64_t tsc_deadline)
+{
+	/* Round up so the interrupt never comes before the deadline; at most
+	 * a second ahead (the caller looks again when it comes). */
+	uint64_t now = rdtsc();
+	uint64_t us = tsc_deadline > now ? (tsc_deadline - now) * 1000 / (tsc_per_ms ? tsc_per_ms : 1) + 1 : 1;
+	lapic_timer_oneshot(vector, us > 1000000 ? 1000000 : (uint32_t)us);
+}
+
 void lapic_timer_stop(void)
 {
 	lapic_write(LAPIC_LVT_TIMER, 1u << 16);

@@ -36,6 +36,8 @@ uint64_t tsc_khz(void);
 uint64_t lapic_timer_khz(void);
 void lapic_timer_periodic(uint8_t vector, uint32_t period_us);
 void lapic_timer_oneshot(uint8_t vector, uint32_t us);
+/* One-shot interrupt at (or just after) a TSC value. */
+void lapic_timer_until(uint8_t vector, uint64_t tsc_deadline);
 void lapic_timer_stop(void);
 void udelay(uint64_t us);        /* TSC busy-wait; valid after calibration */
 #endif
