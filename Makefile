@@ -21,7 +21,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-address-of-packed-
 KERNEL_ASFLAGS := -I. -fno-pic -fno-pie
 
 KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c \
-	drivers/*.c drivers/platform/*.c svm/*.c svm/*.S vmx/*.c vmx/*.S \
+	drivers/*.c drivers/platform/*.c svm/*.c svm/*.S svm/nested/*.c vmx/*.c vmx/*.S \
 	boot/multiboot2/*.c boot/multiboot2/*.S)
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 

@@ -13,6 +13,7 @@
 #define L1_ECX_HYPERVISOR (1u << 31)
 #define L7_ECX_LA57      (1u << 16)
 #define E1_ECX_SVM       (1u << 2)
+#define E1_ECX_SKINIT    (1u << 12)
 
 /* Leaf 7 EBX features the guest may use: none needs an XSAVE state or an
  * intercept Nestor lacks.  (FSGSBASE, BMI1, SMEP, BMI2, ERMS, SMAP, ADX,
@@ -76,12 +77,24 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 		r.ecx = r.edx = 0;
 		break;
 	case 0x80000001:
+		r.ecx &= ~E1_ECX_SKINIT; /* SKINIT: not offered (#UD) */
 		if (!g->nested)
 			r.ecx &= ~E1_ECX_SVM;
 		break;
 	case 0x8000000a:
-		if (!g->nested)
+		/* SVM as Nestor emulates it for L1 (svm/nested/): revision 1, the
+		 * ASIDs L1 may use (tags only: L0 maps them to its own), nested
+		 * paging and nRIP save, which Nestor computes where the host lacks
+		 * it.  Nothing else: no clean bits, decode assists, FlushByAsid,
+		 * vGIF, AVIC (APM vol. 3 CPUID Fn8000_000A). */
+		if (!g->nested) {
 			r.eax = r.ebx = r.ecx = r.edx = 0;
+		} else {
+			r.eax = 1;
+			r.ebx = NESTED_SVM_ASIDS;
+			r.ecx = 0;
+			r.edx = (1u << 0) | (1u << 3); /* NP, NRIPS */
+		}
 		break;
 	default:
 		if (leaf > CPUID_HV_BASE && leaf < 0x80000000u)

@@ -19,6 +19,8 @@ struct cpuid_guest {
 };
 
 #define NESTOR_CPUID_SIGNATURE "NestorNestor"
+/* ASIDs a nested L1 may use (CPUID 8000_000A EBX): tags L0 maps to its own. */
+#define NESTED_SVM_ASIDS 64
 #define CPUID_HV_BASE   0x40000000u
 #define CPUID_HV_TIMING 0x40000010u /* EAX = TSC kHz, EBX = LAPIC bus kHz (the VMware leaf Linux reads) */
 

@@ -161,6 +161,8 @@ bool handle_exit(struct vcpu *v, struct vm_exit *e)
 		return advance(v, e);
 	case EXIT_TIMER:
 		return true; /* L0's deadline: the run loop looks at timers and slices */
+	case EXIT_NESTED:
+		return v->vm->state == VM_RUNNING; /* the backend's nested code did it all */
 	case EXIT_NMI_WINDOW:
 		vcpu_ops->request_nmi_window(v, false);
 		return true;

@@ -29,7 +29,7 @@ static enum gva_result linear_copy(struct vcpu *v, uint64_t la, void *buf, size_
 		size_t chunk = 4096 - (la & 4095);
 		if (chunk > len)
 			chunk = len;
-		int f = gwalk(&v->vm->mem, &regs, la, access, &w);
+		int f = gwalk(v->mem, &regs, la, access, &w);
 		if (f == 1 || f == 2) {
 			if (pf_error)
 				*pf_error = w.pf_error;
@@ -39,8 +39,8 @@ static enum gva_result linear_copy(struct vcpu *v, uint64_t la, void *buf, size_
 		}
 		if (f)
 			return GVA_GP;
-		int bad = (access & GW_WRITE) ? gmem_write(&v->vm->mem, w.gpa, p, chunk)
-					      : gmem_read(&v->vm->mem, w.gpa, p, chunk);
+		int bad = (access & GW_WRITE) ? gmem_write(v->mem, w.gpa, p, chunk)
+					      : gmem_read(v->mem, w.gpa, p, chunk);
 		if (bad)
 			return GVA_NOT_RAM;
 		la += chunk;

@@ -16,7 +16,7 @@ long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a
 		char buf[256];
 		for (uint64_t off = 0; off < a2; off += sizeof(buf)) {
 			size_t n = a2 - off < sizeof(buf) ? a2 - off : sizeof(buf);
-			if (gmem_read(&vm->mem, a1 + off, buf, n))
+			if (gmem_read(v->mem, a1 + off, buf, n))
 				return HC_ERR_FAULT; /* checked through the memory map: never L0 memory */
 			for (size_t i = 0; i < n; i++)
 				vm_console_putc(vm, buf[i]);
@@ -28,7 +28,7 @@ long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a
 		return 0;
 	case HC_EXIT_STATS: {
 		size_t n = a2 < sizeof(v->stats) ? a2 : sizeof(v->stats);
-		if (gmem_write(&vm->mem, a1, &v->stats, n))
+		if (gmem_write(v->mem, a1, &v->stats, n))
 			return HC_ERR_FAULT;
 		return (long)n;
 	}

@@ -20,7 +20,7 @@
 /* Neutral exit kinds, shared by both backends and the statistics ABI. */
 #define EXIT_KIND_LIST(X) \
 	X(CPUID) X(MSR_READ) X(MSR_WRITE) X(IO) X(MMIO) X(HLT) X(HYPERCALL) \
-	X(EXCEPTION) X(SHUTDOWN) X(INTR) X(IRQ_WINDOW) X(NPF) X(INVALID) X(OTHER) X(CR) X(TIMER) X(INVD) X(NMI_WINDOW)
+	X(EXCEPTION) X(SHUTDOWN) X(INTR) X(IRQ_WINDOW) X(NPF) X(INVALID) X(OTHER) X(CR) X(TIMER) X(INVD) X(NMI_WINDOW) X(NESTED)
 
 enum exit_kind {
 #define X(name) EXIT_##name,

@@ -60,7 +60,7 @@ static enum gva_result linear_access(struct vcpu *v, uint64_t la, unsigned size,
 	guest_walk_regs(v, &regs);
 	struct gwalk_result w;
 	unsigned access = (write ? GW_WRITE : 0) | (vcpu_ops->guest_cpl(v) == 3 ? GW_USER : 0);
-	int f = gwalk(&v->vm->mem, &regs, la, access, &w);
+	int f = gwalk(v->mem, &regs, la, access, &w);
 	if (f == 1) {
 		vcpu_ops->set_cr(v, 2, la);
 		vcpu_ops->inject_exception(v, VEC_PF, true, w.pf_error);
@@ -72,9 +72,9 @@ static enum gva_result linear_access(struct vcpu *v, uint64_t la, unsigned size,
 		vm_end(v->vm, -1, "string MMIO through page tables outside RAM");
 		return GVA_NOT_RAM;
 	}
-	const struct gmem_range *r = gmem_lookup(&v->vm->mem, w.gpa);
+	const struct gmem_range *r = gmem_lookup(v->mem, w.gpa);
 	if (r && r->kind == GMEM_RAM) {
-		int bad = write ? gmem_write(&v->vm->mem, w.gpa, val, size) : gmem_read(&v->vm->mem, w.gpa, val, size);
+		int bad = write ? gmem_write(v->mem, w.gpa, val, size) : gmem_read(v->mem, w.gpa, val, size);
 		if (bad)
 			vm_end(v->vm, -1, "string MMIO element straddles the end of RAM");
 		return bad ? GVA_NOT_RAM : GVA_OK;

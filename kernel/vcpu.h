@@ -68,6 +68,8 @@ struct vcpu_ops {
 	void (*set_long_mode_boot)(struct vcpu *v, uint64_t cr3);
 	/* Control-register accesses L0 intercepts (VMX: CR0/CR4 bits it owns). */
 	bool (*emulate_cr)(struct vcpu *v, const struct vm_exit *exit);
+	/* Optional: backend counters (nested) for the table printed at VM end. */
+	void (*report)(struct vcpu *v);
 };
 
 extern const struct vcpu_ops *vcpu_ops;
@@ -78,6 +80,9 @@ struct vcpu {
 	struct vm *vm;
 	unsigned index;
 	unsigned pcpu;
+	/* Guest-physical memory of the level running now: &vm->mem for L1,
+	 * a translated view while a nested guest (L2) runs (svm/nested). */
+	const struct gmem *mem;
 	uint64_t gpr[16];       /* saved/restored around guest entry by the backend */
 	uint64_t rip;           /* RIP of the exiting instruction; handlers advance it */
 	uint64_t rflags;

@@ -58,6 +58,8 @@ void vm_print_exit_table(struct vm *vm)
 		if (exit_cost_format(&vm->vcpu[i].costs, exit_kind_names, costs, sizeof(costs)))
 			kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n%s",
 			       vm->cfg->name, i, costs);
+		if (vcpu_ops->report)
+			vcpu_ops->report(&vm->vcpu[i]);
 	}
 }
 
@@ -194,6 +196,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
 		v->vm = vm;
+		v->mem = &vm->mem;
 		v->index = i;
 		if (vcpu_ops->vcpu_create(v)) {
 			log_err("vm %s: cannot create vCPU %u", cfg->name, i);

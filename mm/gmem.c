@@ -91,6 +91,8 @@ const struct gmem_range *gmem_lookup(const struct gmem *g, uint64_t gpa)
 	const struct gmem_range *base = g->r;
 	unsigned n = g->count;
 
+	if (g->view)
+		return g->view->xlate(g->view->ctx, gpa, &g->view->slot) ? &g->view->slot : NULL;
 	if (n == 0)
 		return NULL;
 	while (n > 1) {

@@ -51,11 +51,29 @@ struct gmem_range {
 
 #define GMEM_MAX_RANGES 32
 
+/*
+ * A translated view: the guest-physical space of a nested guest (L2),
+ * which has no ranges of its own — each lookup asks the owner to
+ * translate one page (L2 GPA -> L1 GPA -> host, svm/nested) and returns
+ * it from one slot.  So a pointer gmem_lookup() returned for a view is
+ * valid until the next lookup in the same view.  Everything that reads
+ * guest memory (walker, decoder, copies) works unchanged on a view.
+ */
+struct gmem_view {
+	/* Fill *out with the range (4 KiB or larger, aligned) that holds gpa;
+	 * false if gpa translates to nothing. */
+	bool (*xlate)(void *ctx, uint64_t gpa, struct gmem_range *out);
+	void *ctx;
+	struct gmem_range slot;
+};
+
 struct gmem {
 	unsigned count;                      /* r[0..count) in use        */
 	struct gmem_range r[GMEM_MAX_RANGES]; /* sorted by gpa, disjoint  */
 	uint64_t ram_top;                    /* end of the highest RAM    */
 					     /* range (0 if none)         */
+	struct gmem_view *view;              /* set: a translated view,   */
+					     /* r[] unused (see above)    */
 };
 
 /* An empty map: every address is a hole. */

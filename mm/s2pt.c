@@ -378,3 +378,29 @@ uint64_t s2pt_eptp(const struct s2pt *t)
 		return t->root;
 	return t->root | ((uint64_t)(S2_LEVELS - 1) << 3) | S2_EPT_MT_WB;
 }
+
+/* Free every table under the entries of the table at hpa (a table at
+ * 'level': its non-leaf entries point at tables of level - 1). */
+static void free_below(struct s2pt *t, uint64_t hpa, unsigned level,
+		       void (*free_table)(void *ctx, uint64_t hpa))
+{
+	uint64_t *tab = table_at(hpa);
+
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = tab[i];
+
+		if (level > 1 && present(t->fmt, e) && !is_leaf(e, level)) {
+			uint64_t sub = e & S2_ADDR_MASK;
+
+			free_below(t, sub, level - 1, free_table);
+			free_table(t->ctx, sub);
+			t->tables--;
+		}
+		tab[i] = 0;
+	}
+}
+
+void s2pt_clear(struct s2pt *t, void (*free_table)(void *ctx, uint64_t hpa))
+{
+	free_below(t, t->root, S2_LEVELS, free_table);
+}

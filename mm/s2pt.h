@@ -141,6 +141,14 @@ int s2pt_lookup(const struct s2pt *t, uint64_t gpa, uint64_t *hpa,
 		unsigned *perms, uint64_t *page_size);
 
 /*
+ * Drop every translation: the tables below the root go back through
+ * free_table(ctx, hpa) and the root is left empty (t->tables == 1).  Used
+ * for shadow tables that stand for a TLB (NPT02/EPT02) when the guest
+ * hypervisor flushes it.  The caller flushes the hardware TLB (ASID/EPTP).
+ */
+void s2pt_clear(struct s2pt *t, void (*free_table)(void *ctx, uint64_t hpa));
+
+/*
  * Map a VM's memory map: RAM read/write/execute, ROM read/execute (both
  * write-back), MMIO left unmapped (explicitly unmapped, if an earlier map
  * covered it) so every access to it exits (EPT violation / #NPF) to the

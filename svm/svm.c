@@ -10,6 +10,8 @@
  */
 #include <string.h>
 #include "svm/vmcb.h"
+#include "svm/svm_vcpu.h"
+#include "svm/nested/nsvm.h"
 #include "kernel/vcpu.h"
 #include "kernel/platform.h"
 #include "kernel/log.h"
@@ -22,22 +24,11 @@
 #include "arch/x86/traps.h"
 
 #define VM_CR_SVMDIS (1u << 4)
-#define SVM_FEATURE_NRIPS (1u << 3)
 
-void svm_vmrun(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_vmcb_pa);
 void svm_vmsave(uint64_t pa);
 
-struct svm_vcpu {
-	struct vmcb *vmcb;
-	/* NMI blocking, which SVM does not show (APM 15.20): set when Nestor
-	 * injects an NMI, ended by the guest's IRET, which is intercepted
-	 * meanwhile; the window opens once RIP has moved past that IRET. */
-	bool nmi_blocked;
-	uint64_t iret_rip;
-};
-
 static uint64_t host_vmcb[MAX_CPUS];  /* L0's hidden state, per physical CPU */
-static uint64_t iopm_pa, msrpm_pa;    /* one policy for every VM */
+uint64_t svm_iopm_pa, svm_msrpm_pa;   /* one policy for every VM */
 static struct spinlock maps_lock;
 
 /* The MSR permission map (APM 15.11): 2 bits per MSR (read, write) in three
@@ -60,7 +51,7 @@ static void msrpm_allow(uint8_t *map, uint32_t msr)
 static int svm_make_maps(void)
 {
 	spin_lock(&maps_lock);
-	if (!iopm_pa) {
+	if (!svm_iopm_pa) {
 		/* I/O permission map: 12 KiB, one bit per port, all intercepted. */
 		uint64_t io = frame_alloc_pages(3, 0);
 		uint64_t msr = frame_alloc_pages(2, 0);
@@ -70,12 +61,12 @@ static int svm_make_maps(void)
 			/* Their guest values live in the VMCB, switched by VMRUN/VMLOAD/VMSAVE. */
 			for (unsigned i = 0; i < guest_owned_msrs_count; i++)
 				msrpm_allow((uint8_t *)msr, guest_owned_msrs[i]);
-			iopm_pa = io;
-			msrpm_pa = msr;
+			svm_iopm_pa = io;
+			svm_msrpm_pa = msr;
 		}
 	}
 	spin_unlock(&maps_lock);
-	return iopm_pa ? 0 : -1;
+	return svm_iopm_pa ? 0 : -1;
 }
 
 static int svm_hw_enable(void)
@@ -125,8 +116,10 @@ static int svm_vcpu_create(struct vcpu *v)
 	uint64_t vmcb_pa = frame_alloc_pages(1, 0);
 	if (!s || !vmcb_pa)
 		return -1;
-	s->vmcb = (struct vmcb *)vmcb_pa;
+	s->vmcb = s->vmcb01 = (struct vmcb *)vmcb_pa;
 	v->arch = s;
+	if (v->vm->cfg->nested && nsvm_vcpu_init(v, s))
+		return -1;
 	struct vmcb_control *c = &s->vmcb->ctl;
 	struct vmcb_save *g = &s->vmcb->save;
 
@@ -141,8 +134,8 @@ static int svm_vcpu_create(struct vcpu *v)
 			     SVM_INTERCEPT_SKINIT | SVM_INTERCEPT_MONITOR | SVM_INTERCEPT_MWAIT |
 			     SVM_INTERCEPT_XSETBV;
 	c->intercept_exc = 1u << 18; /* #MC: a machine check belongs to L0 */
-	c->iopm_base_pa = iopm_pa;
-	c->msrpm_base_pa = msrpm_pa;
+	c->iopm_base_pa = svm_iopm_pa;
+	c->msrpm_base_pa = svm_msrpm_pa;
 	c->asid = v->vm->asid;
 	c->tlb_control = 1; /* flush this ASID on the first VMRUN */
 	c->vintr = SVM_VINTR_V_INTR_MASKING;
@@ -245,6 +238,10 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 {
+	struct svm_vcpu *s = v->arch;
+	/* An event for L1 that L1 intercepts ends L2's run before it starts. */
+	if (s->nested && nsvm_before_run(v, exit))
+		return;
 	struct vmcb *vm = vmcb_of(v);
 	/* Moving RIP past an instruction ends its interrupt shadow (STI, MOV
 	 * SS): the shadow covered only that instruction (APM 15.21.5). */
@@ -261,6 +258,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	}
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
 	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);
+	/* (vm is still the VMCB that ran; nested work below may switch.) */
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
 	v->gpr[RAX] = vm->save.rax;
 	v->gpr[RSP] = vm->save.rsp;
@@ -273,6 +271,9 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	if (vm->ctl.exit_int_info & SVM_EVTINJ_VALID)
 		vm->ctl.event_inj = vm->ctl.exit_int_info;
 	decode_exit(v, vm, exit);
+	/* Nested SVM: the SVM instructions of L1, and every exit of L2. */
+	if (s->nested)
+		nsvm_after_exit(v, exit);
 }
 
 static uint64_t svm_get_cr(struct vcpu *v, int cr)
@@ -283,7 +284,13 @@ static uint64_t svm_get_cr(struct vcpu *v, int cr)
 	case 2: return g->cr2;
 	case 3: return g->cr3;
 	case 4: return g->cr4;
-	case VREG_EFER: return g->efer;
+	case VREG_EFER: {
+		/* L1 reads EFER.SVME as it wrote it; vmcb01 holds it set. */
+		struct svm_vcpu *s = v->arch;
+		if (s->vmcb == s->vmcb01 && !s->efer_svme)
+			return g->efer & ~EFER_SVME;
+		return g->efer;
+	}
 	case VREG_PAT: return g->g_pat;
 	default: return 0;
 	}
@@ -294,7 +301,16 @@ static void svm_set_cr(struct vcpu *v, int cr, uint64_t val)
 	struct vmcb_save *g = &vmcb_of(v)->save;
 	switch (cr) {
 	case 2: g->cr2 = val; break;
-	case VREG_EFER: g->efer = val | EFER_SVME; break; /* SVME stays on for VMRUN (APM 15.5.1) */
+	case VREG_EFER: {
+		struct svm_vcpu *s = v->arch;
+		if (s->vmcb == s->vmcb01) {
+			if (s->nested && !!(val & EFER_SVME) != s->efer_svme)
+				nsvm_svme_changed(v, val & EFER_SVME);
+			s->efer_svme = val & EFER_SVME;
+		}
+		g->efer = val | EFER_SVME; /* SVME stays on for VMRUN (APM 15.5.1) */
+		break;
+	}
 	case VREG_PAT: g->g_pat = val; break;
 	default: break;
 	}
@@ -333,6 +349,11 @@ static void svm_inject_irq(struct vcpu *v, uint8_t vector)
 
 static bool svm_irq_window_open(struct vcpu *v)
 {
+	struct svm_vcpu *s = v->arch;
+	/* Nested: L1's GIF closes it; an interrupt L1 intercepts is an exit
+	 * to L1, not an injection into L2 (nsvm.c). */
+	if (s->nested && !nsvm_irq_injectable(v))
+		return false;
 	struct vmcb *vm = vmcb_of(v);
 	/* The interrupt shadow ends once RIP has moved past the exiting
 	 * instruction (svm_vcpu_run clears it then). */
@@ -344,7 +365,10 @@ static bool svm_irq_window_open(struct vcpu *v)
  * the guest could take an interrupt. */
 static void svm_request_irq_window(struct vcpu *v, bool on)
 {
+	struct svm_vcpu *s = v->arch;
 	struct vmcb *vm = vmcb_of(v);
+	if (on && s->nested && nsvm_irq_window_nested(v))
+		return;
 	if (on) {
 		vm->ctl.vintr |= SVM_VINTR_V_IRQ | SVM_VINTR_V_IGN_TPR;
 		vm->ctl.intercept_misc1 |= SVM_INTERCEPT_VINTR;
@@ -410,6 +434,8 @@ static bool svm_nmi_window_open(struct vcpu *v)
 {
 	struct svm_vcpu *s = v->arch;
 	struct vmcb *vm = s->vmcb;
+	if (s->nested && !nsvm_nmi_injectable(v))
+		return false;
 	if (s->nmi_blocked && !(vm->ctl.intercept_misc1 & SVM_INTERCEPT_IRET) && v->rip != s->iret_rip)
 		s->nmi_blocked = false; /* the handler's IRET has completed */
 	return !s->nmi_blocked && !(vm->ctl.int_state & 1) && !(vm->ctl.event_inj & SVM_EVTINJ_VALID);
@@ -426,6 +452,9 @@ static void svm_inject_nmi(struct vcpu *v)
 /* No NMI-window intercept on SVM: come back soon and look again. */
 static void svm_request_nmi_window(struct vcpu *v, bool on)
 {
+	struct svm_vcpu *s = v->arch;
+	if (on && s->nested && nsvm_nmi_window_nested(v))
+		return;
 	if (on) {
 		uint64_t soon = rdtsc() + tsc_khz() / 10; /* 100 us */
 		if (soon < v->run_until)
@@ -433,7 +462,14 @@ static void svm_request_nmi_window(struct vcpu *v, bool on)
 	}
 }
 
+static void svm_report(struct vcpu *v)
+{
+	if (((struct svm_vcpu *)v->arch)->nested)
+		nsvm_report(v);
+}
+
 const struct vcpu_ops svm_ops = {
+	.report = svm_report,
 	.nmi_window_open = svm_nmi_window_open,
 	.inject_nmi = svm_inject_nmi,
 	.request_nmi_window = svm_request_nmi_window,

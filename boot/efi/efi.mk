@@ -60,16 +60,16 @@ $(BUILD)/efi/loader.so: $(EFI_OBJS)
 	$(EFI_LD) $(EFI_LDFLAGS) $(EFI_LIB)/crt0-efi-x86_64.o $(EFI_OBJS) \
 		-L$(EFI_LIB) -lefi -lgnuefi -o $@
 
-$(BUILD)/efi/%.o: boot/efi/%.c
+$(BUILD)/efi/%.o: boot/efi/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(EFI_CC) $(EFI_CFLAGS) -MMD -MP -c $< -o $@
 
 # The config parser is shared with the kernel; here it is built PIC.
-$(BUILD)/efi/config.o: kernel/config.c
+$(BUILD)/efi/config.o: kernel/config.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(EFI_CC) $(EFI_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/efi/enter.o: boot/efi/enter.S
+$(BUILD)/efi/enter.o: boot/efi/enter.S | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(EFI_CC) $(EFI_CFLAGS) -c $< -o $@
 

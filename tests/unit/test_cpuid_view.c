@@ -37,6 +37,19 @@ static void test_svm_leaves(void **state)
 	assert_int_equal(g.eax | g.ebx | g.ecx | g.edx, 0);
 	struct cpuid_out e1 = cpuid_guest_view(&plain, 0x80000001, 0, (struct cpuid_out){ 0, 0, 0xffffffff, 0 });
 	assert_false(e1.ecx & (1u << 2));
+	assert_false(e1.ecx & (1u << 12)); /* SKINIT never offered */
+	/* nested: exactly what svm/nested emulates — NP and nRIP save, even
+	 * where the host has other features or lacks NRIPS */
+	struct cpuid_guest nested = plain;
+	nested.nested = true;
+	g = cpuid_guest_view(&nested, 0x8000000a, 0, h);
+	assert_int_equal(g.eax, 1);
+	assert_int_equal(g.ebx, NESTED_SVM_ASIDS);
+	assert_int_equal(g.ecx, 0);
+	assert_int_equal(g.edx, (1u << 0) | (1u << 3));
+	e1 = cpuid_guest_view(&nested, 0x80000001, 0, (struct cpuid_out){ 0, 0, 0xffffffff, 0 });
+	assert_true(e1.ecx & (1u << 2));
+	assert_false(e1.ecx & (1u << 12));
 }
 
 static void test_hypervisor_leaves(void **state)

@@ -391,10 +391,58 @@ static void read_ram_then_rom_adjacent(void **state)
 	assert_int_equal(gmem_write(&m, 0xff8, buf, 16), -1);
 }
 
+
+/* A translated view (nested guests): every lookup asks the owner, and
+ * the copies, pointers and cursor reads all work through it. */
+static unsigned xlate_calls;
+static bool shift_by_0x10000(void *ctx, uint64_t gpa, struct gmem_range *out)
+{
+	const struct gmem *under = ctx;
+	const struct gmem_range *r = gmem_lookup(under, gpa + 0x10000);
+	xlate_calls++;
+	if (!r)
+		return false;
+	uint64_t page = gpa & ~(PG - 1);
+	*out = (struct gmem_range){ .gpa = page, .size = PG, .kind = r->kind, .mmio_id = r->mmio_id,
+				    .hpa = r->hpa ? r->hpa + (page + 0x10000 - r->gpa) : 0 };
+	return true;
+}
+
+static void view_translates_each_page(void **state)
+{
+	(void)state;
+	struct gmem view_mem;
+	struct gmem_view view = { .xlate = shift_by_0x10000, .ctx = &g };
+	gmem_init(&view_mem);
+	view_mem.view = &view;
+	/* view 0x3ff8..0x4008 = under 0x13ff8..0x14008: ram_a's end, ram_b's start */
+	uint8_t buf[16];
+	memset(ram_a + 4 * PG - 8, 0xaa, 8);
+	memset(ram_b, 0xbb, 8);
+	assert_int_equal(gmem_read(&view_mem, 0x3ff8, buf, 16), 0);
+	assert_int_equal(buf[0], 0xaa);
+	assert_int_equal(buf[15], 0xbb);
+	assert_ptr_equal(gmem_ptr(&view_mem, 0x1000, 8, true), ram_a + PG);
+	const struct gmem_range *r = gmem_lookup(&view_mem, 0x6000);   /* under 0x16000: MMIO 7 */
+	assert_non_null(r);
+	assert_int_equal(r->kind, GMEM_MMIO);
+	assert_int_equal(r->mmio_id, 7);
+	assert_null(gmem_lookup(&view_mem, 0x8000));                   /* under 0x18000: hole */
+	assert_int_not_equal(gmem_write(&view_mem, 0x6000, buf, 4), 0);  /* MMIO: not backed */
+	uint64_t val = 0;
+	struct gmem_cursor c;
+	gmem_cursor_init(&c, &view_mem);
+	ram_b[PG] = 0x5a;
+	assert_true(gmem_cursor_read(&c, 0x5000, 1, &val));
+	assert_int_equal(val, 0x5a);
+	assert_true(xlate_calls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(empty_map),
+		cmocka_unit_test_setup(view_translates_each_page, setup),
 		cmocka_unit_test_setup(add_keeps_sorted_and_ram_top, setup),
 		cmocka_unit_test_setup(add_rejects_misalignment_and_bad_args, setup),
 		cmocka_unit_test_setup(add_rejects_overflow, setup),

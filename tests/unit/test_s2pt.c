@@ -51,6 +51,8 @@ static uint64_t pool_alloc(void *ctx)
 }
 
 static struct s2pt t;
+#define HPA_POOL_LO ((uint64_t)(uintptr_t)pool_mem[0])
+#define HPA_POOL_HI ((uint64_t)(uintptr_t)pool_mem[POOL_PAGES])
 
 static void fresh(enum s2_format fmt, bool allow_1g)
 {
@@ -386,6 +388,35 @@ static void build_from_gmem_leaves_mmio_unmapped(void **state)
 	}
 }
 
+/* ---- clearing a shadow table (NPT02/EPT02 zap) ----------------------------- */
+
+static unsigned freed;
+static void count_free(void *ctx, uint64_t hpa)
+{
+	(void)ctx;
+	assert_true(hpa >= HPA_POOL_LO && hpa < HPA_POOL_HI);
+	freed++;
+}
+
+static void clear_frees_every_table_and_keeps_root(void **state)
+{
+	(void)state;
+	fresh(S2_NPT, false);
+	assert_int_equal(s2pt_map(&t, 0x200000, 0x40000000, 0x1000, S2_R | S2_W, 0), 0);
+	assert_int_equal(s2pt_map(&t, 0x8000000000ull, 0x40200000, 0x200000, S2_R, 0), 0);
+	unsigned tables = t.tables;
+	assert_true(tables > 4);
+	freed = 0;
+	s2pt_clear(&t, count_free);
+	assert_int_equal(freed, tables - 1);
+	assert_int_equal(t.tables, 1);
+	expect_unmapped(0x200000);
+	expect_unmapped(0x8000000000ull);
+	/* the emptied root serves new maps */
+	assert_int_equal(s2pt_map(&t, 0x200000, 0x40000000, 0x1000, S2_R, 0), 0);
+	expect_map(0x200000, 0x40000000, S2_R, 0x1000);
+}
+
 /* ---- allocation failure --------------------------------------------------- */
 
 static void alloc_failure_changes_nothing(void **state)
@@ -437,6 +468,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(init_allocates_root),
+		cmocka_unit_test(clear_frees_every_table_and_keeps_root),
 		cmocka_unit_test(map_64m_with_2m_pages),
 		cmocka_unit_test(page_size_follows_alignment),
 		cmocka_unit_test(remap_4k_inside_2m_splits),

@@ -1,0 +1,600 @@
+/*
+ * Nested SVM at run time (see nsvm.h and docs/nested-svm.md).  Each
+ * transition is one function that reads top to bottom:
+ *
+ *   emulate_vmrun()   L1 -> L2: check vmcb12, merge vmcb02, switch VMCBs
+ *   vmexit_to_l1()    L2 -> L1: write the #VMEXIT into vmcb12, switch back
+ *   l2_exit()         whose exit is it: L1's (reflect) or L0's (keep)
+ *   l2_npf()          NPT02 from NPT12 x NPT01, or L1's #NPF
+ *
+ * The decisions are the pure cores' (vmcb12_check.c, vmcb02_merge.c,
+ * vmcb_clean.c, exit_reflect.c, npt_compose.c); this file moves state.
+ */
+#include <string.h>
+#include "svm/nested/nsvm.h"
+#include "svm/nested/nsvm_arch.h"
+#include "svm/nested/vmcb12_check.h"
+#include "svm/nested/vmcb_clean.h"
+#include "svm/nested/vmcb02_merge.h"
+#include "svm/nested/exit_reflect.h"
+#include "svm/nested/npt_compose.h"
+#include "kernel/guest_insn.h"
+#include "kernel/log.h"
+#include "kernel/platform.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/cpu_caps.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/traps.h"
+#include "mm/frame.h"
+
+#define VEC_UD 6
+#define RFLAGS_IF (1ull << 9)
+
+struct nsvm_vcpu {
+	struct vmcb *vmcb02;           /* what the CPU runs for L2            */
+	struct vmcb *vmcb12;           /* L0's private copy of L1's vmcb12:   */
+				       /* checked, then used (no TOCTOU)      */
+	struct vmcb *scratch;          /* VMLOAD/VMSAVE: a page of L1's       */
+	struct nsvm_vmcb12_cache *cache; /* clean bits (vmcb_clean.h)         */
+	uint8_t *msrpm02;              /* L0's MSRPM | L1's (8 KiB)           */
+	uint64_t vmcb12_gpa;
+	bool in_l2;                    /* vmcb02 is current                   */
+	bool gif;                      /* L1's global interrupt flag (15.17)  */
+	bool flush_asid02;             /* INVLPGA etc.: flush at next VMRUN   */
+	uint64_t l1_exit_pending;      /* 0, or INTR/NMI for a made-up exit   */
+	/* NPT02: the shadow of NPT12 x NPT01 for the current (nCR3, ASID12) */
+	struct s2pt npt02;
+	bool npt02_live;
+	uint64_t npt02_ncr3;
+	uint32_t npt02_asid12;
+	struct nptc_regs nptc;
+	/* L2's guest-physical space as kernel/ sees it while L2 runs */
+	struct gmem l2_mem;
+	struct gmem_view l2_view;
+	struct nsvm_stats stats;
+	struct vcpu *v;
+};
+
+/* Which vCPU last ran an L2 ASID on each physical CPU: another one's
+ * NPT02 may differ, so its TLB entries must go (flush on change). */
+static struct vcpu *asid02_owner[MAX_CPUS];
+
+static struct nsvm_vcpu *nested_of(struct vcpu *v) { return ((struct svm_vcpu *)v->arch)->nested; }
+
+static uint64_t table_alloc(void *ctx)
+{
+	(void)ctx;
+	return frame_alloc_pages(1, 0);
+}
+
+static void table_free(void *ctx, uint64_t hpa)
+{
+	(void)ctx;
+	frame_free_pages(hpa, 1);
+}
+
+static void *alloc_bytes(size_t size)
+{
+	return (void *)frame_alloc_pages((size + PAGE_SIZE - 1) / PAGE_SIZE, 0);
+}
+
+/* ASID02: one per VM, beside the VMs' own ASIDs (kernel/vm.c: id + 1).
+ * With too few ASIDs, L2 shares its VM's and every switch flushes. */
+static uint32_t asid02_of(const struct vm *vm)
+{
+	uint32_t a = CFG_MAX_VMS + 1 + vm->id;
+	return a < cpu_caps.svm_asids ? a : vm->asid;
+}
+
+/* The TLB_CONTROL that flushes one ASID: 3 with FlushByAsid, else 1
+ * (flush everything; APM 15.16.1: 3 and 7 need FlushByAsid). */
+static uint8_t flush_cmd(void)
+{
+	return (cpu_caps.svm_features & SVM_FEATURE_FLUSH_BY_ASID) ? 3 : 1;
+}
+
+static void npt02_zap(struct nsvm_vcpu *n)
+{
+	if (n->npt02.tables > 1)
+		s2pt_clear(&n->npt02, table_free);
+	n->npt02_live = false;
+	n->stats.npt02_zaps++;
+}
+
+static int npt01_lookup(const void *ctx, uint64_t gpa, uint64_t *hpa, unsigned *perms, uint64_t *size)
+{
+	return s2pt_lookup(ctx, gpa, hpa, perms, size);
+}
+
+/* ---- L2's guest-physical space, one page at a time (mm/gmem.h view) ---- */
+
+/* L2 GPA -> the L1 memory range behind it.  NPT02 first (pages L2 has
+ * touched); else a walk of NPT12 — the CPU's own walk for this access
+ * would set the same accessed bits. */
+static bool l2_xlate(void *ctx, uint64_t gpa, struct gmem_range *out)
+{
+	struct nsvm_vcpu *n = ctx;
+	struct vm *vm = n->v->vm;
+	uint64_t page = gpa & ~(PAGE_SIZE - 1), l1_gpa, hpa;
+	unsigned perms;
+
+	if (!(n->vmcb12->ctl.np_enable & 1)) {
+		l1_gpa = gpa; /* no NPT12: L2's physical addresses are L1's */
+	} else if (n->npt02_live && s2pt_lookup(&n->npt02, page, &hpa, &perms, NULL) == 0) {
+		*out = (struct gmem_range){ .gpa = page, .size = PAGE_SIZE, .hpa = hpa,
+					    .kind = (perms & S2_W) ? GMEM_RAM : GMEM_ROM };
+		return true;
+	} else {
+		struct nptc_result r;
+		int k = npt_compose(&vm->mem, &n->nptc, page, 0, npt01_lookup, &vm->s2, &r);
+		if (k != NPTC_MAP && k != NPTC_L0_FAULT)
+			return false;
+		l1_gpa = r.l1_gpa;
+	}
+	const struct gmem_range *r1 = gmem_lookup(&vm->mem, l1_gpa);
+	if (!r1)
+		return false;
+	*out = (struct gmem_range){ .gpa = page, .size = PAGE_SIZE, .kind = r1->kind,
+				    .mmio_id = r1->mmio_id,
+				    .hpa = r1->hpa ? r1->hpa + ((l1_gpa & ~(PAGE_SIZE - 1)) - r1->gpa) : 0 };
+	return true;
+}
+
+int nsvm_vcpu_init(struct vcpu *v, struct svm_vcpu *s)
+{
+	struct nsvm_vcpu *n = alloc_bytes(sizeof(*n));
+	if (!n)
+		return -1;
+	n->v = v;
+	n->vmcb02 = alloc_bytes(PAGE_SIZE);
+	n->vmcb12 = alloc_bytes(PAGE_SIZE);
+	n->scratch = alloc_bytes(PAGE_SIZE);
+	n->cache = alloc_bytes(sizeof(*n->cache));
+	n->msrpm02 = alloc_bytes(NSVM_MSRPM_SIZE);
+	if (!n->vmcb02 || !n->vmcb12 || !n->scratch || !n->cache || !n->msrpm02 ||
+	    s2pt_init(&n->npt02, S2_NPT, table_alloc, NULL, cpu_caps.has_1g_pages))
+		return -1;
+	memcpy(n->msrpm02, (const void *)svm_msrpm_pa, NSVM_MSRPM_SIZE);
+	gmem_init(&n->l2_mem);
+	n->l2_view = (struct gmem_view){ .xlate = l2_xlate, .ctx = n };
+	n->l2_mem.view = &n->l2_view;
+	n->gif = true;
+	s->nested = n;
+	return 0;
+}
+
+/* What L1's (virtual) CPU offers, for VMRUN's checks. */
+static struct nsvm_limits l1_limits(struct vcpu *v)
+{
+	return (struct nsvm_limits){
+		.maxphyaddr = cpu_caps.phys_bits,
+		.efer_valid = 0x1d01,        /* SCE, LME, LMA, NXE, SVME */
+		.cr4_valid = 0x003307ff,     /* VME..OSXMMEXCPT, FSGSBASE, PCIDE, SMEP, SMAP */
+		.l1_mem = &v->vm->mem,
+	};
+}
+
+/* The length of the exiting instruction, read at L1's or L2's CS:RIP
+ * (whichever level is current); 0 if it is not what the exit says. */
+static unsigned insn_len(struct vcpu *v, uint64_t code, uint64_t info1)
+{
+	static const struct { uint16_t code; uint8_t len; uint8_t op[3]; } ops[] = {
+		{ NSVM_EXIT_CPUID, 2, { 0x0f, 0xa2 } },   { NSVM_EXIT_RDTSC, 2, { 0x0f, 0x31 } },
+		{ NSVM_EXIT_HLT, 1, { 0xf4 } },           { 0x076 /* INVD */, 2, { 0x0f, 0x08 } },
+		{ NSVM_EXIT_PAUSE, 2, { 0xf3, 0x90 } },   { NSVM_EXIT_RDTSCP, 3, { 0x0f, 0x01, 0xf9 } },
+		{ NSVM_EXIT_VMRUN, 3, { 0x0f, 0x01, 0xd8 } }, { NSVM_EXIT_VMMCALL, 3, { 0x0f, 0x01, 0xd9 } },
+		{ NSVM_EXIT_VMLOAD, 3, { 0x0f, 0x01, 0xda } }, { NSVM_EXIT_VMSAVE, 3, { 0x0f, 0x01, 0xdb } },
+		{ NSVM_EXIT_STGI, 3, { 0x0f, 0x01, 0xdc } },  { NSVM_EXIT_CLGI, 3, { 0x0f, 0x01, 0xdd } },
+		{ NSVM_EXIT_SKINIT, 3, { 0x0f, 0x01, 0xde } }, { NSVM_EXIT_INVLPGA, 3, { 0x0f, 0x01, 0xdf } },
+		{ NSVM_EXIT_XSETBV, 3, { 0x0f, 0x01, 0xd1 } },
+	};
+	static const uint8_t rdmsr[2] = { 0x0f, 0x32 }, wrmsr[2] = { 0x0f, 0x30 };
+	if (code == NSVM_EXIT_MSR)
+		return guest_exiting_insn_len(v, info1 ? wrmsr : rdmsr, 2);
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].code == code)
+			return guest_exiting_insn_len(v, ops[i].op, ops[i].len);
+	return 0;
+}
+
+/* ---- L2 -> L1 ---------------------------------------------------------- */
+
+/*
+ * #VMEXIT to L1 (APM 15.6): vmcb02's exit fields are set (by the CPU, or
+ * by the caller for an exit L0 makes up).  L2's state and the exit go
+ * into vmcb12 (L0's copy, then the fields #VMEXIT writes in L1 memory);
+ * L1 continues after its VMRUN with GIF = 0, on vmcb01.
+ */
+static void vmexit_to_l1(struct vcpu *v, bool event_pending)
+{
+	struct svm_vcpu *s = v->arch;
+	struct nsvm_vcpu *n = s->nested;
+	struct vmcb *v01 = s->vmcb01, *v02 = n->vmcb02, *v12 = n->vmcb12;
+
+	/* L2's live registers (svm_vcpu_run keeps them in v) */
+	v02->save.rax = v->gpr[RAX];
+	v02->save.rsp = v->gpr[RSP];
+	v02->save.rip = v->rip;
+	v02->save.rflags = v->rflags;
+	nsvm_save_l2_state(v12, v02, event_pending);
+	if (nsvm_vmexit_writeback(&v->vm->mem, n->vmcb12_gpa, v12))
+		log_warn("vm %s: vCPU %u: vmcb12 %#lx is no longer RAM; #VMEXIT not written",
+			 v->vm->cfg->name, v->index, n->vmcb12_gpa);
+	nsvm_clean_store(n->cache, n->vmcb12_gpa, v12);
+	nsvm_vmexit_l1_state(v01, v02);
+	v->gpr[RAX] = v01->save.rax;
+	v->gpr[RSP] = v01->save.rsp;
+	v->rip = v01->save.rip;
+	v->rflags = v01->save.rflags;
+	s->vmcb = v01;
+	v->mem = &v->vm->mem;
+	n->in_l2 = false;
+	n->gif = false;
+	n->l1_exit_pending = 0;
+	v->halted = false;
+	n->stats.reflected++;
+}
+
+/* An exit L0 makes up for L1: the exit fields of vmcb02 as the CPU
+ * would have written them.  An INTR/NMI before L2 runs again reports an
+ * event L0 was about to inject as EXITINTINFO; an #NPF that L0 found in
+ * NPT12 keeps what the CPU reported for the real #NPF (its EXITINTINFO,
+ * whose re-injection then is L1's business). */
+static void made_up_exit(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2, bool before_run)
+{
+	struct vmcb_control *c02 = &nested_of(v)->vmcb02->ctl;
+	bool pending = before_run && (c02->event_inj & NSVM_EVT_V);
+	c02->exit_code = code;
+	c02->exit_info1 = info1;
+	c02->exit_info2 = info2;
+	if (before_run)
+		c02->exit_int_info = 0;
+	c02->next_rip = 0;
+	vmexit_to_l1(v, pending);
+	c02->event_inj = 0;
+}
+
+/* ---- L1 -> L2 ---------------------------------------------------------- */
+
+static void vmrun_failed(struct vcpu *v, struct nsvm_vcpu *n, uint64_t gpa,
+			 const struct nsvm_check_failure *f, uint64_t l1_next)
+{
+	log_warn("vm %s: vCPU %u: VMRUN %#lx: VMEXIT_INVALID: %s (APM %s), value %#lx",
+		 v->vm->cfg->name, v->index, gpa, f->name, f->apm_ref, f->value);
+	nsvm_vmexit_invalid(n->vmcb12);
+	nsvm_vmexit_writeback(&v->vm->mem, gpa, n->vmcb12);
+	nsvm_clean_forget(n->cache);
+	v->rip = l1_next;
+	n->gif = false;   /* the #VMEXIT clears GIF */
+	n->stats.vmrun_invalid++;
+}
+
+/* L1's MSRPM counts only for the MSRs L0 lets through (its own map
+ * intercepts every other one): merge just those bits, each VMRUN. */
+static void merge_msrpm(struct vcpu *v, struct nsvm_vcpu *n)
+{
+	const struct vmcb_control *c12 = &n->vmcb12->ctl;
+	for (unsigned i = 0; i < guest_owned_msrs_count; i++) {
+		uint32_t msr = guest_owned_msrs[i];
+		uint32_t off = msr < 0x2000 ? 0 : msr < 0xc0002000u ? 0x800 : 0x1000;
+		uint32_t bit = (msr & 0x1fff) * 2;
+		uint8_t *byte = &n->msrpm02[off + bit / 8];
+		bool prot = c12->intercept_misc1 & NSVM_MISC1_MSR_PROT;
+		bool rd = prot && nsvm_msrpm_intercepts(&v->vm->mem, c12->msrpm_base_pa, msr, false);
+		bool wr = prot && nsvm_msrpm_intercepts(&v->vm->mem, c12->msrpm_base_pa, msr, true);
+		*byte = (uint8_t)((*byte & ~(3u << (bit % 8))) | ((rd | (wr << 1)) << (bit % 8)));
+	}
+}
+
+/* L1 executes VMRUN rAX (APM 15.5, vol. 3 "VMRUN"). */
+static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *n, uint64_t l1_next)
+{
+	struct vm *vm = v->vm;
+	struct vmcb *v01 = s->vmcb01, *v12 = n->vmcb12, *v02 = n->vmcb02;
+	uint64_t gpa = vcpu_ops->guest_cs_size(v) == 64 ? v->gpr[RAX] : (uint32_t)v->gpr[RAX];
+	struct nsvm_limits lim = l1_limits(v);
+	struct nsvm_check_failure f;
+
+	n->stats.vmrun++;
+	/* 1. The VMCB's address: #GP(0) if L0 cannot use it. */
+	if (!nsvm_vmcb12_addr_ok(gpa, &lim, &f) || gmem_read(&vm->mem, gpa, v12, PAGE_SIZE)) {
+		log_warn("vm %s: vCPU %u: VMRUN %#lx: #GP: %s", vm->cfg->name, v->index, gpa,
+			 f.name ? f.name : "vmcb12 unreadable");
+		vcpu_ops->inject_exception(v, VEC_GP, true, 0);
+		n->stats.vmrun_gp++;
+		return;
+	}
+	/* 2. One private copy (above); clean bits take cached groups. */
+	nsvm_clean_apply(v12, n->cache, gpa);
+	/* 3. The consistency checks of 15.5.1. */
+	if (nsvm_vmcb12_check(v12, &lim, &f, 1)) {
+		vmrun_failed(v, n, gpa, &f, l1_next);
+		return;
+	}
+	/* 4. NPT02 stands for the TLB of (nCR3, ASID12): another table or
+	 * ASID starts it afresh, and so does a flush L1 asks for (below). */
+	bool np = v12->ctl.np_enable & 1, flush = n->flush_asid02 || asid02_owner[v->pcpu] != v;
+	if (np) {
+		if (n->npt02_live && (n->npt02_ncr3 != v12->ctl.n_cr3 || n->npt02_asid12 != v12->ctl.asid))
+			npt02_zap(n), flush = true;
+		n->npt02_live = true;
+		n->npt02_ncr3 = v12->ctl.n_cr3;
+		n->npt02_asid12 = v12->ctl.asid;
+		n->nptc = (struct nptc_regs){
+			.ncr3 = v12->ctl.n_cr3, .maxphyaddr = cpu_caps.phys_bits,
+			.long_mode = v01->save.efer & NSVM_EFER_LMA, .nxe = v01->save.efer & NSVM_EFER_NXE,
+			.allow_1g = cpu_caps.has_1g_pages,
+		};
+	}
+	/* 5. vmcb02 = vmcb12 (L2's state, L1's controls) + vmcb01 (L0's). */
+	merge_msrpm(v, n);
+	struct nsvm_merge_params p = {
+		.msrpm02_pa = (uint64_t)n->msrpm02, .iopm02_pa = svm_iopm_pa, /* L0 intercepts every port */
+		.asid02 = asid02_of(vm), .n_cr3_02 = np ? n->npt02.root : vm->s2.root,
+		.tlb_flush_cmd = flush_cmd(), .flush = flush,
+	};
+	nsvm_l0_intercepts(&v01->ctl, &p.l0);
+	if (nsvm_merge_vmcb02(v02, v12, v01, &p) && np) {
+		npt02_zap(n);          /* L1 flushed: NPT02 is that TLB */
+		n->npt02_live = true;
+		v02->ctl.tlb_control = flush_cmd();
+	}
+	if (asid02_of(vm) == vm->asid)
+		v02->ctl.tlb_control = flush_cmd();
+	nsvm_clean_store(n->cache, gpa, v12);
+	n->flush_asid02 = false;
+	asid02_owner[v->pcpu] = v;
+
+	/* 6. L1's registers stay in vmcb01, to resume after its VMRUN. */
+	v01->save.rax = v->gpr[RAX];
+	v01->save.rsp = v->gpr[RSP];
+	v01->save.rip = l1_next;
+	v01->save.rflags = v->rflags;
+	v->gpr[RAX] = v02->save.rax;
+	v->gpr[RSP] = v02->save.rsp;
+	v->rip = v02->save.rip;
+	v->rflags = v02->save.rflags;
+	s->vmcb = v02;
+	v->mem = &n->l2_mem;
+	n->vmcb12_gpa = gpa;
+	n->in_l2 = true;
+	n->gif = true;
+}
+
+/* VMLOAD/VMSAVE move these fields between a VMCB and the CPU (15.5.2):
+ * FS, GS, TR, LDTR (hidden state too), KernelGsBase, STAR, LSTAR, CSTAR,
+ * SFMASK, SYSENTER_CS/ESP/EIP.  Byte ranges of struct vmcb. */
+static const struct nsvm_span vmload_spans[] = {
+	{ offsetof(struct vmcb, save.fs), 2 * sizeof(struct vmcb_seg) },   /* FS, GS */
+	{ offsetof(struct vmcb, save.ldtr), sizeof(struct vmcb_seg) },
+	{ offsetof(struct vmcb, save.tr), sizeof(struct vmcb_seg) },
+	{ offsetof(struct vmcb, save.star), 8 * 8 },  /* STAR..KernelGsBase, SYSENTER_* */
+};
+
+static bool emulate_vmload_vmsave(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *n, bool save)
+{
+	uint64_t gpa = vcpu_ops->guest_cs_size(v) == 64 ? v->gpr[RAX] : (uint32_t)v->gpr[RAX];
+	struct nsvm_limits lim = l1_limits(v);
+	struct nsvm_check_failure f;
+	/* The same address rules as VMRUN's: #GP(0) (vol. 3 VMLOAD/VMSAVE). */
+	if (!nsvm_vmcb12_addr_ok(gpa, &lim, &f)) {
+		log_warn("vm %s: vCPU %u: %s %#lx: #GP: %s", v->vm->cfg->name, v->index,
+			 save ? "VMSAVE" : "VMLOAD", gpa, f.name);
+		vcpu_ops->inject_exception(v, VEC_GP, true, 0);
+		return false;
+	}
+	for (unsigned i = 0; i < sizeof(vmload_spans) / sizeof(vmload_spans[0]); i++) {
+		const struct nsvm_span *sp = &vmload_spans[i];
+		uint8_t *mine = (uint8_t *)s->vmcb01 + sp->off;
+		if (save)
+			gmem_write(&v->vm->mem, gpa + sp->off, mine, sp->len);
+		else
+			gmem_read(&v->vm->mem, gpa + sp->off, mine, sp->len);
+	}
+	save ? n->stats.vmsave++ : n->stats.vmload++;
+	return true;
+}
+
+/* L1's SVM instructions (vmcb01 intercepts all of them). */
+static bool l1_svm_insn(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *n, uint64_t code)
+{
+	if (code < NSVM_EXIT_VMRUN || code > NSVM_EXIT_SKINIT || code == NSVM_EXIT_VMMCALL) {
+		if (code != NSVM_EXIT_INVLPGA)
+			return false;
+	}
+	/* #UD unless EFER.SVME and protected mode, #GP unless CPL 0: before
+	 * anything else (vol. 3, each instruction's exceptions). */
+	unsigned fault = nsvm_svm_insn_fault((unsigned)vcpu_ops->guest_cpl(v), vcpu_ops->get_cr(v, 0),
+					     vcpu_ops->get_cr(v, VREG_EFER), v->rflags);
+	if (code == NSVM_EXIT_SKINIT)
+		fault = VEC_UD;  /* SKINIT is not offered (CPUID 8000_0001 ECX bit 12 clear) */
+	if (fault) {
+		vcpu_ops->inject_exception(v, (uint8_t)fault, fault == VEC_GP, 0);
+		return true;
+	}
+	unsigned len = insn_len(v, code, 0);
+	if (!len) {
+		vm_end(v->vm, -1, "cannot fetch the SVM instruction L1 executed");
+		return true;
+	}
+	uint64_t next = v->rip + len;
+	switch (code) {
+	case NSVM_EXIT_VMRUN:
+		emulate_vmrun(v, s, n, next);
+		return true;   /* RIP: L2's, or after VMRUN, or unchanged (#GP) */
+	case NSVM_EXIT_VMLOAD:
+	case NSVM_EXIT_VMSAVE:
+		if (!emulate_vmload_vmsave(v, s, n, code == NSVM_EXIT_VMSAVE))
+			return true;  /* #GP injected: RIP stays */
+		break;
+	case NSVM_EXIT_STGI:
+		n->gif = true;  /* pending interrupts are taken now (kernel/vintr.c) */
+		n->stats.stgi++;
+		break;
+	case NSVM_EXIT_CLGI:
+		n->gif = false;
+		n->stats.clgi++;
+		break;
+	case NSVM_EXIT_INVLPGA:
+		/* Invalidate one of L2's linear translations (15.16.2): L2 runs in
+		 * ASID02, flush it at the next VMRUN. */
+		n->flush_asid02 = true;
+		n->stats.invlpga++;
+		break;
+	}
+	v->rip = next;
+	if (vcpu_ops->guest_cs_size(v) != 64)
+		v->rip &= 0xffffffffu;
+	return true;
+}
+
+/* ---- L2's exits ---------------------------------------------------------- */
+
+/* #NPF on vmcb02 (APM 15.25.6): compose NPT02, or it is L1's #NPF, or
+ * the L1 address is L0's device (e->npf.gpa becomes it).  true: done. */
+static bool l2_npf(struct vcpu *v, struct nsvm_vcpu *n, struct vm_exit *e)
+{
+	struct vm *vm = v->vm;
+	const struct vmcb_control *c02 = &n->vmcb02->ctl;
+	struct nptc_result r;
+	if (!(n->vmcb12->ctl.np_enable & 1))
+		return false;  /* vmcb02 ran on NPT01: an L1 address, L0's device */
+	int k = npt_compose(&vm->mem, &n->nptc, c02->exit_info2, c02->exit_info1, npt01_lookup, &vm->s2, &r);
+	switch (k) {
+	case NPTC_MAP:
+		if (s2pt_map(&n->npt02, r.gpa02, r.hpa, r.size, r.perms, 0)) {
+			npt02_zap(n);  /* out of frames: start over */
+			n->npt02_live = true;
+			n->vmcb02->ctl.tlb_control = flush_cmd();
+		}
+		n->stats.npt02_fills++;
+		return true;
+	case NPTC_NPF_L1:
+		if (r.table_outside)
+			log_warn("vm %s: vCPU %u: NPT12 level %u table at %#lx is not L1 RAM: #NPF(RSV) to L1",
+				 vm->cfg->name, v->index, r.level, r.entry_gpa);
+		n->stats.npf_to_l1++;
+		made_up_exit(v, NSVM_EXIT_NPF, r.exit_info1, r.exit_info2, false);
+		return true;
+	case NPTC_L0_FAULT:
+		e->npf.gpa = r.l1_gpa;   /* L2 reaches L1's MMIO: L0's device model */
+		return false;
+	case NPTC_RETRY:
+		return true;
+	default:
+		log_err("vm %s: vCPU %u: nested paging for a legacy-mode L1 is not supported",
+			vm->cfg->name, v->index);
+		vm_end(vm, -1, "nested paging from a legacy-mode L1");
+		return true;
+	}
+}
+
+/* An exit of L2: L1's if its vmcb12 intercepts it (exit_reflect.c). */
+static bool l2_exit(struct vcpu *v, struct nsvm_vcpu *n, struct vm_exit *e)
+{
+	struct vmcb_control *c02 = &n->vmcb02->ctl;
+	struct nsvm_exit x = { .code = c02->exit_code, .info1 = c02->exit_info1,
+			       .info2 = c02->exit_info2, .msr = (uint32_t)v->gpr[RCX] };
+	if (nsvm_reflect_exit(&n->vmcb12->ctl, &v->vm->mem, &x, NULL) == NSVM_TO_L0) {
+		n->stats.l2_exits_l0++;
+		return x.code == NSVM_EXIT_NPF && l2_npf(v, n, e);
+	}
+	/* nRIP for L1 (15.7.1), which Nestor offers even where the CPU
+	 * lacks it: the instruction's end for instruction intercepts, else 0. */
+	if (!(cpu_caps.svm_features & SVM_FEATURE_NRIPS)) {
+		unsigned len = x.code == NSVM_EXIT_IOIO ? (unsigned)(x.info2 - v->rip) : insn_len(v, x.code, x.info1);
+		c02->next_rip = len ? v->rip + len : 0;
+	}
+	vmexit_to_l1(v, false);
+	c02->event_inj = 0;  /* an interrupted delivery is L1's now (EXITINTINFO) */
+	return true;
+}
+
+void nsvm_after_exit(struct vcpu *v, struct vm_exit *e)
+{
+	struct svm_vcpu *s = v->arch;
+	struct nsvm_vcpu *n = s->nested;
+	uint64_t code = s->vmcb->ctl.exit_code;
+	bool done = n->in_l2 ? l2_exit(v, n, e) : l1_svm_insn(v, s, n, code);
+	if (done) {
+		memset(e, 0, sizeof(*e));
+		e->kind = EXIT_NESTED;
+		e->reason = code;
+	}
+}
+
+/* ---- events for L1 while L2 runs (15.21) --------------------------------- */
+
+static bool l1_intercepts(struct nsvm_vcpu *n, uint64_t code)
+{
+	struct nsvm_exit x = { .code = code };
+	return nsvm_l1_intercepts(&n->vmcb12->ctl, &n->v->vm->mem, &x);
+}
+
+bool nsvm_irq_injectable(struct vcpu *v)
+{
+	struct nsvm_vcpu *n = nested_of(v);
+	if (!n->in_l2)
+		return n->gif;
+	/* Not intercepted: L1's interrupt goes through L2's IDT, as the CPU
+	 * would take it in guest mode. */
+	return !l1_intercepts(n, NSVM_EXIT_INTR);
+}
+
+bool nsvm_nmi_injectable(struct vcpu *v)
+{
+	struct nsvm_vcpu *n = nested_of(v);
+	return n->in_l2 ? !l1_intercepts(n, NSVM_EXIT_NMI) : n->gif;
+}
+
+static bool window_nested(struct vcpu *v, uint64_t code)
+{
+	struct nsvm_vcpu *n = nested_of(v);
+	if (!n->in_l2)
+		return !n->gif;   /* L1's STGI exits: L0 looks again then */
+	if (!l1_intercepts(n, code))
+		return false;     /* a window in vmcb02, for L2's IF */
+	if (!n->l1_exit_pending || code == NSVM_EXIT_NMI)
+		n->l1_exit_pending = code;
+	return true;
+}
+
+bool nsvm_irq_window_nested(struct vcpu *v) { return window_nested(v, NSVM_EXIT_INTR); }
+bool nsvm_nmi_window_nested(struct vcpu *v) { return window_nested(v, NSVM_EXIT_NMI); }
+
+bool nsvm_before_run(struct vcpu *v, struct vm_exit *e)
+{
+	struct nsvm_vcpu *n = nested_of(v);
+	if (!n->in_l2 || !n->l1_exit_pending)
+		return false;
+	uint64_t code = n->l1_exit_pending;
+	n->stats.intr_to_l1++;
+	made_up_exit(v, code, 0, 0, true);
+	memset(e, 0, sizeof(*e));
+	e->kind = EXIT_NESTED;
+	e->reason = code;
+	return true;
+}
+
+void nsvm_svme_changed(struct vcpu *v, bool on)
+{
+	struct nsvm_vcpu *n = nested_of(v);
+	if (!on) {
+		nsvm_clean_forget(n->cache);  /* 15.15.2: no cached VMCB survives */
+		n->gif = true;
+	}
+}
+
+void nsvm_report(struct vcpu *v)
+{
+	struct nsvm_vcpu *n = nested_of(v);
+	const struct nsvm_stats *t = &n->stats;
+	if (!t->vmrun)
+		return;
+	log_info("vm %s: vCPU %u: nested SVM: %lu VMRUN (%lu invalid, %lu #GP), %lu L2 exits to L1, "
+		 "%lu kept by L0, NPT02 %lu fills %lu zaps, %lu #NPF to L1, %lu INTR/NMI to L1, "
+		 "VMLOAD %lu VMSAVE %lu STGI %lu CLGI %lu INVLPGA %lu",
+		 v->vm->cfg->name, v->index, t->vmrun, t->vmrun_invalid, t->vmrun_gp, t->reflected,
+		 t->l2_exits_l0, t->npt02_fills, t->npt02_zaps, t->npf_to_l1, t->intr_to_l1,
+		 t->vmload, t->vmsave, t->stgi, t->clgi, t->invlpga);
+}
