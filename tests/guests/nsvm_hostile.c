@@ -1,0 +1,203 @@
+/*
+ * A hostile guest hypervisor (nested SVM): it hands Nestor one broken
+ * vmcb12 after another and checks that each gets the architectural
+ * answer (AMD APM vol. 2 15.5.1): VMEXIT_INVALID written into the VMCB
+ * with L1 resuming after its VMRUN, or #GP(0) for a VMCB address Nestor
+ * cannot use — and that a good VMCB then runs L2 and exits to L1 with the
+ * right EXITCODE and nRIP.  Also VMLOAD/VMSAVE and STGI/CLGI.
+ *
+ * L2 here runs in L1's own physical space (NP off) on L1's page tables:
+ * a two-instruction loop that executes VMMCALL.
+ */
+#include <string.h>
+#include "tests/guests/rt/rt.h"
+#include "svm/vmcb.h"
+
+#define EFER_SVME (1ull << 12)
+#define EXIT_INVALID ((uint64_t)-1)
+#define EXIT_VMMCALL 0x81
+
+static struct vmcb vmcb __attribute__((aligned(4096)));
+static struct vmcb good __attribute__((aligned(4096)));
+static struct vmcb saved __attribute__((aligned(4096)));
+static uint8_t hsave[4096] __attribute__((aligned(4096)));
+static uint8_t msrpm[8192] __attribute__((aligned(4096)));
+static uint8_t iopm[12288] __attribute__((aligned(4096)));
+static uint8_t l2_stack[4096] __attribute__((aligned(16)));
+
+/* L2: VMMCALL forever (each one exits to L1, which intercepts it). */
+void l2_loop(void);
+__asm__(".text\n.globl l2_loop\nl2_loop:\n\tvmmcall\n\tjmp l2_loop\n");
+
+static void seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib)
+{
+	s->selector = sel;
+	s->attrib = attrib;
+	s->limit = 0xffffffff;
+	s->base = 0;
+}
+
+/* L2 in L1's 64-bit world: L1's control registers and flat segments. */
+static void build_good(void)
+{
+	uint16_t cs, ds;
+	__asm__ volatile("mov %%cs, %0; mov %%ds, %1" : "=r"(cs), "=r"(ds));
+	memset(&good, 0, sizeof(good));
+	good.ctl.intercept_misc1 = SVM_INTERCEPT_SHUTDOWN;
+	good.ctl.intercept_misc2 = SVM_INTERCEPT_VMRUN | SVM_INTERCEPT_VMMCALL;
+	good.ctl.iopm_base_pa = (uint64_t)iopm;
+	good.ctl.msrpm_base_pa = (uint64_t)msrpm;
+	good.ctl.asid = 1;
+	good.ctl.tlb_control = 1;
+	seg(&good.save.cs, cs, 0xa9b);     /* 64-bit code: L=1, D=0 */
+	seg(&good.save.ds, ds, 0xc93);
+	good.save.es = good.save.ss = good.save.ds;
+	seg(&good.save.tr, 0, 0x8b);
+	good.save.efer = rdmsr(MSR_EFER);
+	good.save.cr0 = read_cr0();
+	good.save.cr3 = read_cr3();
+	good.save.cr4 = read_cr4();
+	good.save.dr6 = 0xffff0ff0;
+	good.save.dr7 = 0x400;
+	good.save.rflags = 2;
+	good.save.rip = (uint64_t)l2_loop;
+	good.save.rsp = (uint64_t)(l2_stack + sizeof(l2_stack));
+	good.save.g_pat = 0x0007040600070406ull;
+}
+
+/* VMRUN rAX = pa; the other GPRs are whatever L2 left (L2 leaves them). */
+static void vmrun(uint64_t pa)
+{
+	__asm__ volatile("vmrun %%rax" : : "a"(pa) : "memory", "cc");
+	__asm__ volatile("stgi");  /* #VMEXIT cleared GIF */
+}
+
+static bool vmrun_faults(uint64_t pa, int vector)
+{
+	struct rt_fault f;
+	rt_expect_fault(3);
+	__asm__ volatile("vmrun %%rax" : : "a"(pa) : "memory", "cc");
+	return rt_fault_taken(&f) && f.vector == vector;
+}
+
+/* One broken copy of the good VMCB: VMRUN must give VMEXIT_INVALID and
+ * not run L2 (its RIP stays where it was). */
+static void expect_invalid(const char *name, void (*breakit)(struct vmcb *))
+{
+	vmcb = good;
+	breakit(&vmcb);
+	vmcb.ctl.exit_code = 0x1234;
+	vmrun((uint64_t)&vmcb);
+	rt_check(vmcb.ctl.exit_code == EXIT_INVALID && vmcb.save.rip == (uint64_t)l2_loop, name,
+		 "EXITCODE %#lx RIP %#lx", vmcb.ctl.exit_code, vmcb.save.rip);
+}
+
+static void no_svme(struct vmcb *v) { v->save.efer &= ~EFER_SVME; }
+static void cd0_nw1(struct vmcb *v) { v->save.cr0 = (v->save.cr0 & ~(1ull << 30)) | (1ull << 29); }
+static void cr0_high(struct vmcb *v) { v->save.cr0 |= 1ull << 40; }
+static void cr3_mbz(struct vmcb *v) { v->save.cr3 |= 1ull << 62; }
+static void cr4_mbz(struct vmcb *v) { v->save.cr4 |= 1ull << 15; }
+static void dr6_high(struct vmcb *v) { v->save.dr6 |= 1ull << 33; }
+static void dr7_high(struct vmcb *v) { v->save.dr7 |= 1ull << 40; }
+static void efer_mbz(struct vmcb *v) { v->save.efer |= 1ull << 3; }
+static void no_pae(struct vmcb *v) { v->save.cr4 &= ~(1ull << 5); }
+static void no_pe(struct vmcb *v) { v->save.cr0 &= ~1ull; }
+static void cs_l_and_d(struct vmcb *v) { v->save.cs.attrib |= 1u << 10; }
+static void no_vmrun_icpt(struct vmcb *v) { v->ctl.intercept_misc2 &= ~SVM_INTERCEPT_VMRUN; }
+static void asid0(struct vmcb *v) { v->ctl.asid = 0; }
+static void evt_reserved(struct vmcb *v) { v->ctl.event_inj = SVM_EVTINJ_VALID | (1ull << 8) | 32; }
+static void evt_exc_vec(struct vmcb *v) { v->ctl.event_inj = SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_EXC | 2; }
+static void msrpm_away(struct vmcb *v) { v->ctl.intercept_misc1 |= SVM_INTERCEPT_MSR; v->ctl.msrpm_base_pa = 0xfec00000; }
+static void iopm_maxphy(struct vmcb *v) { v->ctl.intercept_misc1 |= SVM_INTERCEPT_IOIO; v->ctl.iopm_base_pa = 1ull << 52; }
+static void ncr3_away(struct vmcb *v) { v->ctl.np_enable = 1; v->ctl.n_cr3 = 0xfee00000; }
+static void ncr3_mbz(struct vmcb *v) { v->ctl.np_enable = 1; v->ctl.n_cr3 = (uint64_t)hsave | (1ull << 60); }
+
+static const struct { const char *name; void (*fn)(struct vmcb *); } broken[] = {
+	{ "vmrun: EFER.SVME clear gives VMEXIT_INVALID", no_svme },
+	{ "vmrun: CR0.CD=0 NW=1 gives VMEXIT_INVALID", cd0_nw1 },
+	{ "vmrun: CR0[63:32] set gives VMEXIT_INVALID", cr0_high },
+	{ "vmrun: CR3 MBZ bit gives VMEXIT_INVALID", cr3_mbz },
+	{ "vmrun: CR4 reserved bit gives VMEXIT_INVALID", cr4_mbz },
+	{ "vmrun: DR6[63:32] set gives VMEXIT_INVALID", dr6_high },
+	{ "vmrun: DR7[63:32] set gives VMEXIT_INVALID", dr7_high },
+	{ "vmrun: EFER reserved bit gives VMEXIT_INVALID", efer_mbz },
+	{ "vmrun: long mode without PAE gives VMEXIT_INVALID", no_pae },
+	{ "vmrun: long mode without PE gives VMEXIT_INVALID", no_pe },
+	{ "vmrun: CS.L and CS.D gives VMEXIT_INVALID", cs_l_and_d },
+	{ "vmrun: VMRUN intercept clear gives VMEXIT_INVALID", no_vmrun_icpt },
+	{ "vmrun: ASID 0 gives VMEXIT_INVALID", asid0 },
+	{ "vmrun: reserved EVENTINJ type gives VMEXIT_INVALID", evt_reserved },
+	{ "vmrun: EVENTINJ exception with vector 2 gives VMEXIT_INVALID", evt_exc_vec },
+	{ "vmrun: MSRPM in MMIO gives VMEXIT_INVALID", msrpm_away },
+	{ "vmrun: IOPM beyond MAXPHYADDR gives VMEXIT_INVALID", iopm_maxphy },
+	{ "vmrun: nCR3 in MMIO gives VMEXIT_INVALID", ncr3_away },
+	{ "vmrun: nCR3 MBZ bits give VMEXIT_INVALID", ncr3_mbz },
+};
+
+static void test_good_vmrun(void)
+{
+	vmcb = good;
+	vmrun((uint64_t)&vmcb);
+	CHECK(vmcb.ctl.exit_code == EXIT_VMMCALL, "vmrun: a good vmcb12 runs L2 to its VMMCALL");
+	CHECK(vmcb.save.rip == (uint64_t)l2_loop, "vmrun: #VMEXIT saves L2's RIP");
+	CHECK(vmcb.ctl.next_rip == (uint64_t)l2_loop + 3, "vmrun: nRIP is the end of the VMMCALL");
+	/* L1 resumes L2 after its VMMCALL, as a hypervisor does with nRIP. */
+	vmcb.save.rip = vmcb.ctl.next_rip;
+	vmcb.ctl.tlb_control = 0;
+	vmrun((uint64_t)&vmcb);
+	CHECK(vmcb.ctl.exit_code == EXIT_VMMCALL && vmcb.save.rip == (uint64_t)l2_loop,
+	      "vmrun: L2 resumed at nRIP and looped to its VMMCALL again");
+}
+
+static void test_bad_addresses(void)
+{
+	vmcb = good;
+	CHECK(vmrun_faults((uint64_t)&vmcb + 8, 13), "vmrun: unaligned VMCB address gives #GP");
+	CHECK(vmrun_faults(0xfee00000ull, 13), "vmrun: VMCB in MMIO (LAPIC page) gives #GP");
+	CHECK(vmrun_faults(rt_boot.ram_bytes + (1ull << 30), 13), "vmrun: VMCB beyond RAM gives #GP");
+	CHECK(vmrun_faults(1ull << 52, 13), "vmrun: VMCB beyond MAXPHYADDR gives #GP");
+	struct rt_fault f;
+	rt_expect_fault(3);
+	__asm__ volatile("vmload %%rax" : : "a"(0xfee00000ull) : "memory");
+	CHECK(rt_fault_taken(&f) && f.vector == 13, "vmload: VMCB in MMIO gives #GP");
+}
+
+static void test_vmload_vmsave(void)
+{
+	uint64_t fs = 0x123456789000ull;
+	wrmsr(MSR_FS_BASE, fs);
+	memset(&saved, 0, sizeof(saved));
+	__asm__ volatile("vmsave %%rax" : : "a"((uint64_t)&saved) : "memory");
+	CHECK(saved.save.fs.base == fs, "vmsave: stores FS.base into the VMCB");
+	CHECK(saved.save.cr0 == 0 && saved.save.rip == 0, "vmsave: leaves the rest of the VMCB alone");
+	saved.save.fs.base = 0x777000ull;
+	__asm__ volatile("vmload %%rax" : : "a"((uint64_t)&saved) : "memory");
+	CHECK(rdmsr(MSR_FS_BASE) == 0x777000ull, "vmload: loads FS.base from the VMCB");
+	wrmsr(MSR_FS_BASE, 0);
+	__asm__ volatile("clgi; stgi" ::: "memory");
+	CHECK(true, "clgi/stgi: execute at CPL 0 with EFER.SVME");
+}
+
+void guest_main(void)
+{
+	if (!(cpuid(0x80000001, 0).ecx & (1u << 2))) {
+		rt_check(false, "svm: offered to this nested VM", "CPUID 8000_0001 ECX.SVM clear");
+		return;
+	}
+	uint32_t edx = cpuid(0x8000000a, 0).edx;
+	CHECK((edx & 1) && (edx & 8), "svm: CPUID 8000_000A offers NP and nRIP save");
+	struct rt_fault f;
+	rt_expect_fault(3);
+	__asm__ volatile("vmrun %%rax" : : "a"((uint64_t)&vmcb) : "memory");
+	CHECK(rt_fault_taken(&f) && f.vector == 6, "vmrun: #UD while EFER.SVME is clear");
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)hsave);
+	build_good();
+	test_good_vmrun();
+	for (unsigned i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
+		expect_invalid(broken[i].name, broken[i].fn);
+	test_bad_addresses();
+	test_vmload_vmsave();
+	/* After all that, a good VMRUN still works. */
+	test_good_vmrun();
+}
