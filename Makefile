@@ -122,6 +122,9 @@ UNIT_SRCS_test_vioapic   := drivers/platform/vioapic.c
 UNIT_SRCS_test_vpic      := drivers/platform/vpic.c
 UNIT_SRCS_test_guest_acpi := drivers/platform/guest_acpi.c
 UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
+UNIT_SRCS_test_trace     := kernel/trace.c
+# runs build/tools/nestor-trace over a synthetic dump
+UNIT_SRCS_test_trace_tool := kernel/trace.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
 $(BUILD)/unit/%: tests/unit/%.c $$(UNIT_SRCS_%) | $(DEPS_STAMP)
@@ -150,6 +153,7 @@ FUZZ_SRCS_fuzz_s2pt   := mm/s2pt.c mm/gmem.c
 FUZZ_SRCS_fuzz_vlapic := drivers/platform/vlapic.c
 FUZZ_SRCS_fuzz_fw_cfg := drivers/platform/fw_cfg.c
 FUZZ_SRCS_fuzz_guest_acpi := drivers/platform/guest_acpi.c
+FUZZ_SRCS_fuzz_trace_decode := kernel/trace.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
@@ -174,6 +178,23 @@ fuzz: $(FUZZ_TARGETS)
 	$(call run_fuzz,$(FUZZ_SECONDS))
 fuzz-smoke: $(FUZZ_TARGETS)
 	$(call run_fuzz,$(FUZZ_SMOKE_SECONDS))
+
+# ---- host tools: nestor-trace turns exit-trace dumps in a serial log into
+# tables, CSV and SVG (docs/trace-format.md).  Built by `make`; its test
+# (tests/unit/test_trace_tool.c) runs it under `make unit`.
+TOOL_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I.
+NESTOR_TRACE_SRCS := tools/nestor-trace.c kernel/trace.c vmx/vmcs_fields.c
+$(BUILD)/tools/nestor-trace: $(NESTOR_TRACE_SRCS) kernel/trace.h kernel/exit_names.h vmx/vmcs_fields.h
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	@$(CC) $(TOOL_CFLAGS) -o $@ $(NESTOR_TRACE_SRCS)
+all: $(BUILD)/tools/nestor-trace
+$(BUILD)/unit/test_trace_tool: $(BUILD)/tools/nestor-trace
+$(BUILD)/unit/test_trace_tool: HOST_CFLAGS += -DNESTOR_TRACE_TOOL='"$(BUILD)/tools/nestor-trace"'
+.PHONY: clean-tools
+clean-tools:
+	rm -rf $(BUILD)/tools
+clean: clean-tools
 
 # ---- emulator scenarios (tests/integ/run.py: table of scenarios)
 integ: all
