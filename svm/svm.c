@@ -118,8 +118,6 @@ static int svm_vcpu_create(struct vcpu *v)
 		return -1;
 	s->vmcb = s->vmcb01 = (struct vmcb *)vmcb_pa;
 	v->arch = s;
-	if (v->vm->cfg->nested && nsvm_vcpu_init(v, s))
-		return -1;
 	struct vmcb_control *c = &s->vmcb->ctl;
 	struct vmcb_save *g = &s->vmcb->save;
 
@@ -155,6 +153,9 @@ static int svm_vcpu_create(struct vcpu *v)
 	g->dr7 = 0x400;
 	g->g_pat = 0x0007040600070406ull; /* power-on PAT */
 	v->rflags = 0x2;
+	/* Nested: SVM emulated for this guest (svm/nested/nsvm.c). */
+	if (v->vm->cfg->nested && nsvm_vcpu_init(v, s))
+		return -1;
 	return 0;
 }
 

@@ -36,4 +36,5 @@ void svm_vmrun(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_vmcb_pa);
 
 #define SVM_FEATURE_NRIPS        (1u << 3)
 #define SVM_FEATURE_FLUSH_BY_ASID (1u << 6)
+#define SVM_FEATURE_VGIF         (1u << 16)
 #endif

@@ -14,7 +14,6 @@
 #include "svm/nested/nsvm.h"
 #include "svm/nested/nsvm_arch.h"
 #include "svm/nested/vmcb12_check.h"
-#include "svm/nested/vmcb_clean.h"
 #include "svm/nested/vmcb02_merge.h"
 #include "svm/nested/exit_reflect.h"
 #include "svm/nested/npt_compose.h"
@@ -28,18 +27,24 @@
 #include "mm/frame.h"
 
 #define VEC_UD 6
+/* The parts of vmcb12 VMRUN reads (APM appendix B): the control area up
+ * to the guest instruction bytes, the state-save area up to the last
+ * branch records. */
+#define VMCB12_READ_CTL  offsetof(struct vmcb_control, reserved4)
+#define VMCB12_SAVE_OFF  offsetof(struct vmcb, save)
+#define VMCB12_READ_SAVE offsetof(struct vmcb_save, reserved6)
 #define RFLAGS_IF (1ull << 9)
 
 struct nsvm_vcpu {
 	struct vmcb *vmcb02;           /* what the CPU runs for L2            */
 	struct vmcb *vmcb12;           /* L0's private copy of L1's vmcb12:   */
 				       /* checked, then used (no TOCTOU)      */
-	struct vmcb *scratch;          /* VMLOAD/VMSAVE: a page of L1's       */
-	struct nsvm_vmcb12_cache *cache; /* clean bits (vmcb_clean.h)         */
 	uint8_t *msrpm02;              /* L0's MSRPM | L1's (8 KiB)           */
 	uint64_t vmcb12_gpa;
 	bool in_l2;                    /* vmcb02 is current                   */
-	bool gif;                      /* L1's global interrupt flag (15.17)  */
+	bool gif;                      /* L1's global interrupt flag (15.17), */
+				       /* unless vGIF keeps it in vmcb01      */
+	bool vgif;                     /* the host's vGIF runs L1's STGI/CLGI */
 	bool flush_asid02;             /* INVLPGA etc.: flush at next VMRUN   */
 	uint64_t l1_exit_pending;      /* 0, or INTR/NMI for a made-up exit   */
 	/* NPT02: the shadow of NPT12 x NPT01 for the current (nCR3, ASID12) */
@@ -91,6 +96,24 @@ static uint32_t asid02_of(const struct vm *vm)
 static uint8_t flush_cmd(void)
 {
 	return (cpu_caps.svm_features & SVM_FEATURE_FLUSH_BY_ASID) ? 3 : 1;
+}
+
+/* L1's GIF: emulated, or the host's virtual GIF in vmcb01. */
+static bool gif_of(const struct vcpu *v)
+{
+	const struct svm_vcpu *s = v->arch;
+	return s->nested->vgif ? (s->vmcb01->ctl.vintr & NSVM_VINTR_GIF) != 0 : s->nested->gif;
+}
+
+static void set_gif(struct vcpu *v, bool on)
+{
+	struct svm_vcpu *s = v->arch;
+	s->nested->gif = on;
+	if (s->nested->vgif)
+		s->vmcb01->ctl.vintr = (s->vmcb01->ctl.vintr & ~NSVM_VINTR_GIF) | (on ? NSVM_VINTR_GIF : 0);
+	/* GIF = 1: nothing waits for STGI any more */
+	if (on && s->nested->vgif)
+		s->vmcb01->ctl.intercept_misc2 &= ~NSVM_MISC2_STGI;
 }
 
 static void npt02_zap(struct nsvm_vcpu *n)
@@ -148,10 +171,8 @@ int nsvm_vcpu_init(struct vcpu *v, struct svm_vcpu *s)
 	n->v = v;
 	n->vmcb02 = alloc_bytes(PAGE_SIZE);
 	n->vmcb12 = alloc_bytes(PAGE_SIZE);
-	n->scratch = alloc_bytes(PAGE_SIZE);
-	n->cache = alloc_bytes(sizeof(*n->cache));
 	n->msrpm02 = alloc_bytes(NSVM_MSRPM_SIZE);
-	if (!n->vmcb02 || !n->vmcb12 || !n->scratch || !n->cache || !n->msrpm02 ||
+	if (!n->vmcb02 || !n->vmcb12 || !n->msrpm02 ||
 	    s2pt_init(&n->npt02, S2_NPT, table_alloc, NULL, cpu_caps.has_1g_pages))
 		return -1;
 	memcpy(n->msrpm02, (const void *)svm_msrpm_pa, NSVM_MSRPM_SIZE);
@@ -160,6 +181,14 @@ int nsvm_vcpu_init(struct vcpu *v, struct svm_vcpu *s)
 	n->l2_mem.view = &n->l2_view;
 	n->gif = true;
 	s->nested = n;
+	/* vGIF (15.33): where the host has it, L1's STGI and CLGI run without
+	 * an exit, on the V_GIF bit of vmcb01; L0 intercepts STGI only while
+	 * an event for L1 waits for GIF (window_nested). */
+	if (cpu_caps.svm_features & SVM_FEATURE_VGIF) {
+		n->vgif = true;
+		s->vmcb01->ctl.vintr |= NSVM_VINTR_GIF_ENABLE | NSVM_VINTR_GIF;
+		s->vmcb01->ctl.intercept_misc2 &= ~(NSVM_MISC2_STGI | NSVM_MISC2_CLGI);
+	}
 	return 0;
 }
 
@@ -220,7 +249,6 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	if (nsvm_vmexit_writeback(&v->vm->mem, n->vmcb12_gpa, v12))
 		log_warn("vm %s: vCPU %u: vmcb12 %#lx is no longer RAM; #VMEXIT not written",
 			 v->vm->cfg->name, v->index, n->vmcb12_gpa);
-	nsvm_clean_store(n->cache, n->vmcb12_gpa, v12);
 	nsvm_vmexit_l1_state(v01, v02);
 	v->gpr[RAX] = v01->save.rax;
 	v->gpr[RSP] = v01->save.rsp;
@@ -229,7 +257,7 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	s->vmcb = v01;
 	v->mem = &v->vm->mem;
 	n->in_l2 = false;
-	n->gif = false;
+	set_gif(v, false);
 	n->l1_exit_pending = 0;
 	v->halted = false;
 	n->stats.reflected++;
@@ -263,9 +291,8 @@ static void vmrun_failed(struct vcpu *v, struct nsvm_vcpu *n, uint64_t gpa,
 		 v->vm->cfg->name, v->index, gpa, f->name, f->apm_ref, f->value);
 	nsvm_vmexit_invalid(n->vmcb12);
 	nsvm_vmexit_writeback(&v->vm->mem, gpa, n->vmcb12);
-	nsvm_clean_forget(n->cache);
 	v->rip = l1_next;
-	n->gif = false;   /* the #VMEXIT clears GIF */
+	set_gif(v, false);   /* the #VMEXIT clears GIF */
 	n->stats.vmrun_invalid++;
 }
 
@@ -296,16 +323,22 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	struct nsvm_check_failure f;
 
 	n->stats.vmrun++;
-	/* 1. The VMCB's address: #GP(0) if L0 cannot use it. */
-	if (!nsvm_vmcb12_addr_ok(gpa, &lim, &f) || gmem_read(&vm->mem, gpa, v12, PAGE_SIZE)) {
+	/* 1. The VMCB's address: #GP(0) if L0 cannot use it.  Then one
+	 * private copy of what VMRUN reads (control area, state-save area up
+	 * to the last field): checked, then used — L1's other vCPUs cannot
+	 * change it in between (no time-of-check-to-time-of-use race). */
+	if (!nsvm_vmcb12_addr_ok(gpa, &lim, &f) ||
+	    gmem_read(&vm->mem, gpa, v12, VMCB12_READ_CTL) ||
+	    gmem_read(&vm->mem, gpa + VMCB12_SAVE_OFF, &v12->save, VMCB12_READ_SAVE)) {
 		log_warn("vm %s: vCPU %u: VMRUN %#lx: #GP: %s", vm->cfg->name, v->index, gpa,
 			 f.name ? f.name : "vmcb12 unreadable");
 		vcpu_ops->inject_exception(v, VEC_GP, true, 0);
 		n->stats.vmrun_gp++;
 		return;
 	}
-	/* 2. One private copy (above); clean bits take cached groups. */
-	nsvm_clean_apply(v12, n->cache, gpa);
+	/* 2. VMCB clean bits are not offered to L1 (CPUID 8000_000A EDX bit
+	 * 5 clear), so the Clean field counts as zero (15.15): every group
+	 * comes from memory.  (vmcb_clean.c is ready for when they are.) */
 	/* 3. The consistency checks of 15.5.1. */
 	if (nsvm_vmcb12_check(v12, &lim, &f, 1)) {
 		vmrun_failed(v, n, gpa, &f, l1_next);
@@ -341,7 +374,6 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	}
 	if (asid02_of(vm) == vm->asid)
 		v02->ctl.tlb_control = flush_cmd();
-	nsvm_clean_store(n->cache, gpa, v12);
 	n->flush_asid02 = false;
 	asid02_owner[v->pcpu] = v;
 
@@ -358,7 +390,7 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	v->mem = &n->l2_mem;
 	n->vmcb12_gpa = gpa;
 	n->in_l2 = true;
-	n->gif = true;
+	set_gif(v, true);
 }
 
 /* VMLOAD/VMSAVE move these fields between a VMCB and the CPU (15.5.2):
@@ -428,11 +460,11 @@ static bool l1_svm_insn(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *n,
 			return true;  /* #GP injected: RIP stays */
 		break;
 	case NSVM_EXIT_STGI:
-		n->gif = true;  /* pending interrupts are taken now (kernel/vintr.c) */
+		set_gif(v, true);  /* pending interrupts are taken now (kernel/vintr.c) */
 		n->stats.stgi++;
 		break;
 	case NSVM_EXIT_CLGI:
-		n->gif = false;
+		set_gif(v, false);
 		n->stats.clgi++;
 		break;
 	case NSVM_EXIT_INVLPGA:
@@ -535,7 +567,7 @@ bool nsvm_irq_injectable(struct vcpu *v)
 {
 	struct nsvm_vcpu *n = nested_of(v);
 	if (!n->in_l2)
-		return n->gif;
+		return gif_of(v);
 	/* Not intercepted: L1's interrupt goes through L2's IDT, as the CPU
 	 * would take it in guest mode. */
 	return !l1_intercepts(n, NSVM_EXIT_INTR);
@@ -544,14 +576,20 @@ bool nsvm_irq_injectable(struct vcpu *v)
 bool nsvm_nmi_injectable(struct vcpu *v)
 {
 	struct nsvm_vcpu *n = nested_of(v);
-	return n->in_l2 ? !l1_intercepts(n, NSVM_EXIT_NMI) : n->gif;
+	return n->in_l2 ? !l1_intercepts(n, NSVM_EXIT_NMI) : gif_of(v);
 }
 
 static bool window_nested(struct vcpu *v, uint64_t code)
 {
 	struct nsvm_vcpu *n = nested_of(v);
-	if (!n->in_l2)
-		return !n->gif;   /* L1's STGI exits: L0 looks again then */
+	if (!n->in_l2) {
+		if (gif_of(v))
+			return false;
+		/* L1's STGI exits: L0 looks again then */
+		if (n->vgif)
+			((struct svm_vcpu *)v->arch)->vmcb01->ctl.intercept_misc2 |= NSVM_MISC2_STGI;
+		return true;
+	}
 	if (!l1_intercepts(n, code))
 		return false;     /* a window in vmcb02, for L2's IF */
 	if (!n->l1_exit_pending || code == NSVM_EXIT_NMI)
@@ -578,11 +616,8 @@ bool nsvm_before_run(struct vcpu *v, struct vm_exit *e)
 
 void nsvm_svme_changed(struct vcpu *v, bool on)
 {
-	struct nsvm_vcpu *n = nested_of(v);
-	if (!on) {
-		nsvm_clean_forget(n->cache);  /* 15.15.2: no cached VMCB survives */
-		n->gif = true;
-	}
+	if (!on)
+		set_gif(v, true);  /* GIF is 1 whenever SVM is off */
 }
 
 void nsvm_report(struct vcpu *v)

@@ -10,10 +10,8 @@
  * a two-instruction loop that executes VMMCALL.
  */
 #include <string.h>
-#include "tests/guests/rt/rt.h"
-#include "svm/vmcb.h"
+#include "tests/guests/rt/svm_l1.h"
 
-#define EFER_SVME (1ull << 12)
 #define EXIT_INVALID ((uint64_t)-1)
 #define EXIT_VMMCALL 0x81
 
@@ -29,47 +27,17 @@ static uint8_t l2_stack[4096] __attribute__((aligned(16)));
 void l2_loop(void);
 __asm__(".text\n.globl l2_loop\nl2_loop:\n\tvmmcall\n\tjmp l2_loop\n");
 
-static void seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib)
-{
-	s->selector = sel;
-	s->attrib = attrib;
-	s->limit = 0xffffffff;
-	s->base = 0;
-}
-
-/* L2 in L1's 64-bit world: L1's control registers and flat segments. */
+/* L2 in L1's 64-bit world, intercepting VMMCALL too. */
 static void build_good(void)
 {
-	uint16_t cs, ds;
-	__asm__ volatile("mov %%cs, %0; mov %%ds, %1" : "=r"(cs), "=r"(ds));
-	memset(&good, 0, sizeof(good));
-	good.ctl.intercept_misc1 = SVM_INTERCEPT_SHUTDOWN;
-	good.ctl.intercept_misc2 = SVM_INTERCEPT_VMRUN | SVM_INTERCEPT_VMMCALL;
-	good.ctl.iopm_base_pa = (uint64_t)iopm;
-	good.ctl.msrpm_base_pa = (uint64_t)msrpm;
-	good.ctl.asid = 1;
-	good.ctl.tlb_control = 1;
-	seg(&good.save.cs, cs, 0xa9b);     /* 64-bit code: L=1, D=0 */
-	seg(&good.save.ds, ds, 0xc93);
-	good.save.es = good.save.ss = good.save.ds;
-	seg(&good.save.tr, 0, 0x8b);
-	good.save.efer = rdmsr(MSR_EFER);
-	good.save.cr0 = read_cr0();
-	good.save.cr3 = read_cr3();
-	good.save.cr4 = read_cr4();
-	good.save.dr6 = 0xffff0ff0;
-	good.save.dr7 = 0x400;
-	good.save.rflags = 2;
-	good.save.rip = (uint64_t)l2_loop;
-	good.save.rsp = (uint64_t)(l2_stack + sizeof(l2_stack));
-	good.save.g_pat = 0x0007040600070406ull;
+	svm_l1_flat_vmcb(&good, (uint64_t)l2_loop, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
+	good.ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
 }
 
 /* VMRUN rAX = pa; the other GPRs are whatever L2 left (L2 leaves them). */
 static void vmrun(uint64_t pa)
 {
-	__asm__ volatile("vmrun %%rax" : : "a"(pa) : "memory", "cc");
-	__asm__ volatile("stgi");  /* #VMEXIT cleared GIF */
+	svm_l1_vmrun((struct vmcb *)pa);
 }
 
 static bool vmrun_faults(uint64_t pa, int vector)
@@ -92,7 +60,7 @@ static void expect_invalid(const char *name, void (*breakit)(struct vmcb *))
 		 "EXITCODE %#lx RIP %#lx", vmcb.ctl.exit_code, vmcb.save.rip);
 }
 
-static void no_svme(struct vmcb *v) { v->save.efer &= ~EFER_SVME; }
+static void no_svme(struct vmcb *v) { v->save.efer &= ~SVM_EFER_SVME; }
 static void cd0_nw1(struct vmcb *v) { v->save.cr0 = (v->save.cr0 & ~(1ull << 30)) | (1ull << 29); }
 static void cr0_high(struct vmcb *v) { v->save.cr0 |= 1ull << 40; }
 static void cr3_mbz(struct vmcb *v) { v->save.cr3 |= 1ull << 62; }
@@ -190,8 +158,7 @@ void guest_main(void)
 	rt_expect_fault(3);
 	__asm__ volatile("vmrun %%rax" : : "a"((uint64_t)&vmcb) : "memory");
 	CHECK(rt_fault_taken(&f) && f.vector == 6, "vmrun: #UD while EFER.SVME is clear");
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)hsave);
+	svm_l1_enable(hsave);
 	build_good();
 	test_good_vmrun();
 	for (unsigned i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)

@@ -320,16 +320,22 @@ def bench_figures(log, vendor_level, mode):
     return out
 
 
-def run_bench():
+def run_bench(only=None):
     """make bench: the bench guest as L1 — under QEMU TCG (SVM) with -icount
     (TSC ticks = instructions, deterministic) and on wall-clock time, and
     under Bochs (VMX), whose TSC also counts instructions."""
     results = []
-    runs = [("qemu", "insns", ["-icount", "shift=0,sleep=off"]), ("qemu", "wall", []), ("bochs", "insns", None)]
-    for emulator, mode, extra in runs:
-        sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=BENCH_CFG, cpus=1,
-                      timeout=600, modules=["build/guests/bench.elf"])
-        d = os.path.join(WORK, f"bench-{emulator}-{mode}")
+    icount = ["-icount", "shift=0,sleep=off"]
+    runs = [("qemu", "insns", icount, "l1", BENCH_CFG, "bench.elf"), ("qemu", "wall", [], "l1", BENCH_CFG, "bench.elf"),
+            ("bochs", "insns", None, "l1", BENCH_CFG, "bench.elf"),
+            ("qemu", "insns", icount, "l2", "nested-bench.cfg", "nsvm_bench.elf"),
+            ("qemu", "wall", [], "l2", "nested-bench.cfg", "nsvm_bench.elf")]
+    for emulator, mode, extra, level, cfg, guest in runs:
+        if only and level not in only.split(","):
+            continue
+        sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=cfg, cpus=1,
+                      timeout=600, modules=[f"build/guests/{guest}"])
+        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}")
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         serial = os.path.join(d, "serial.txt")
@@ -339,7 +345,7 @@ def run_bench():
                        stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
         with open(serial, errors="replace") as fh:
             log = fh.read()
-        figures = bench_figures(log, "l1", mode)
+        figures = bench_figures(log, level, mode)
         if not figures:
             print(f"bench ({emulator}, {mode}): no figures; serial tail:")
             print("\n".join(log.strip().splitlines()[-15:]))
@@ -362,7 +368,7 @@ def main():
         return run_default()
     if a.bench:
         os.makedirs(WORK, exist_ok=True)
-        return run_bench()
+        return run_bench(a.only)  # --only l1,l2: just those levels
     chosen = SCENARIOS
     if a.only:
         want = a.only.split(",")
