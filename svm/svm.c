@@ -241,8 +241,10 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 {
 	struct svm_vcpu *s = v->arch;
 	/* An event for L1 that L1 intercepts ends L2's run before it starts. */
-	if (s->nested && nsvm_before_run(v, exit))
+	if (s->nested && nsvm_before_run(v, exit)) {
+		v->exit_tsc = rdtsc();
 		return;
+	}
 	struct vmcb *vm = vmcb_of(v);
 	/* Moving RIP past an instruction ends its interrupt shadow (STI, MOV
 	 * SS): the shadow covered only that instruction (APM 15.21.5). */
@@ -259,6 +261,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	}
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
 	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);
+	v->exit_tsc = rdtsc();
 	/* (vm is still the VMCB that ran; nested work below may switch.) */
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
 	v->gpr[RAX] = vm->save.rax;

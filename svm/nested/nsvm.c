@@ -320,16 +320,18 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	struct vmcb *v01 = s->vmcb01, *v12 = n->vmcb12, *v02 = n->vmcb02;
 	uint64_t gpa = vcpu_ops->guest_cs_size(v) == 64 ? v->gpr[RAX] : (uint32_t)v->gpr[RAX];
 	struct nsvm_limits lim = l1_limits(v);
-	struct nsvm_check_failure f;
+	struct nsvm_check_failure f = { 0 };
 
 	n->stats.vmrun++;
 	/* 1. The VMCB's address: #GP(0) if L0 cannot use it.  Then one
 	 * private copy of what VMRUN reads (control area, state-save area up
 	 * to the last field): checked, then used — L1's other vCPUs cannot
 	 * change it in between (no time-of-check-to-time-of-use race). */
-	if (!nsvm_vmcb12_addr_ok(gpa, &lim, &f) ||
-	    gmem_read(&vm->mem, gpa, v12, VMCB12_READ_CTL) ||
-	    gmem_read(&vm->mem, gpa + VMCB12_SAVE_OFF, &v12->save, VMCB12_READ_SAVE)) {
+	const uint8_t *page = nsvm_vmcb12_addr_ok(gpa, &lim, &f) ? gmem_ptr(&vm->mem, gpa, PAGE_SIZE, false) : NULL;
+	if (page) {
+		memcpy(v12, page, VMCB12_READ_CTL);
+		memcpy(&v12->save, page + VMCB12_SAVE_OFF, VMCB12_READ_SAVE);
+	} else {
 		log_warn("vm %s: vCPU %u: VMRUN %#lx: #GP: %s", vm->cfg->name, v->index, gpa,
 			 f.name ? f.name : "vmcb12 unreadable");
 		vcpu_ops->inject_exception(v, VEC_GP, true, 0);

@@ -94,7 +94,10 @@ unsigned nsvm_merge_vmcb02(struct vmcb *v02, const struct vmcb *v12, const struc
 	bool l1_np = c12->np_enable & 1;
 	unsigned flush = 0;
 
-	memset(v02, 0, sizeof(*v02));
+	/* Every field a VMRUN reads starts from zero; the reserved tails of
+	 * both areas are never written by anyone and stay zero. */
+	memset(&v02->ctl, 0, offsetof(struct vmcb_control, reserved4));
+	memset(&v02->save, 0, offsetof(struct vmcb_save, reserved6));
 
 	/* ---- intercepts: L0's set | L1's set (L0's includes the SVM
 	 * instructions, nsvm_l0_intercepts()) ---- */
@@ -251,13 +254,15 @@ int nsvm_vmexit_writeback(const struct gmem *l1, uint64_t gpa, const struct vmcb
 {
 	/* The VMCB page is one RAM page (checked at VMRUN); check it again
 	 * so that the writes below are all-or-nothing. */
-	if ((gpa & PAGE_MASK) || gmem_ptr(l1, gpa, sizeof(*v12), true) == NULL)
+	uint8_t *page = (gpa & PAGE_MASK) ? NULL : gmem_ptr(l1, gpa, sizeof(*v12), true);
+
+	if (page == NULL)
 		return -1;
+	/* One RAM page: one lookup, then plain stores of each range. */
 	for (unsigned i = 0; i < nsvm_vmexit_span_count; i++) {
 		const struct nsvm_span *s = &nsvm_vmexit_spans[i];
 
-		if (gmem_write(l1, gpa + s->off, (const uint8_t *)v12 + s->off, s->len) != 0)
-			return -1;
+		memcpy(page + s->off, (const uint8_t *)v12 + s->off, s->len);
 	}
 	return 0;
 }

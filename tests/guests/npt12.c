@@ -1,0 +1,129 @@
+/*
+ * The NPT12 test guest: run as L2 under svmhv (tests/guests/svmhv.c), it
+ * asks svmhv to change NPT12, the nested page table that maps L2's memory
+ * into svmhv's (AMD APM vol. 2, 15.25), while it runs, and checks that the
+ * change takes effect at once: the hypervisor below svmhv (QEMU's CPU, or
+ * Nestor, which caches NPT12 in its NPT02) must follow L1's edits once L1
+ * flushes L2's TLB (TLB_CONTROL, APM 15.16.1).
+ *   (a) a 4 KiB page remapped to another L1 page: new contents seen, writes
+ *       land there, the old page untouched;
+ *   (b) a page unmapped: touching it makes exactly one #NPF in svmhv, which
+ *       maps it back, and the access completes;
+ *   (c) a 2 MiB page replaced by 512 4 KiB pages pointing elsewhere.
+ * Not under svmhv, it says so and checks nothing.  L2's own page tables are
+ * the runtime's identity map, so its addresses are L2 GPAs.
+ */
+#include <stdio.h>
+#include "tests/guests/rt/rt.h"
+#include "tests/guests/rt/svm_guest.h"
+
+#define MIB (1024 * 1024ull)
+#define UNMAP_2M_GPA (12 * MIB + 5 * 4096)  /* a 4 KiB page inside a 2 MiB NPT12 page */
+#define SPLIT_GPA (16 * MIB)                 /* a whole 2 MiB NPT12 page */
+
+static uint64_t page_a[512] __attribute__((aligned(4096)));
+static uint64_t page_b[512] __attribute__((aligned(4096)));
+
+/* VMMCALL op 0; a #UD (no hypervisor) or another answer means no svmhv. */
+static bool under_svmhv(void)
+{
+	if (!rt_is_amd())
+		return false;
+	uint64_t rax = SVMHV_HC(SVMHV_PRESENT);
+	rt_expect_fault(3);
+	__asm__ volatile("vmmcall" : "+a"(rax) : : "rbx", "rcx", "rdx", "memory");
+	return !rt_fault_taken(NULL) && rax == 1;
+}
+
+static void test_remap(void)
+{
+	volatile uint64_t *p = page_a;
+	uint64_t gpa = (uint64_t)page_a;
+	for (unsigned i = 0; i < 512; i++)
+		p[i] = ~svmhv_pattern(gpa + 8 * i);
+	CHECK(svmhv_call(SVMHV_REMAP, gpa, 0) == 0, "remap: svmhv maps a 4 KiB L2 page to a new L1 page");
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 512; i++)
+		bad += p[i] != svmhv_pattern(gpa + 8 * i);
+	rt_check(bad == 0, "remap: L2 reads the new L1 page", "%u of 512 qwords are not svmhv's (page at %#lx)",
+		 bad, (unsigned long)gpa);
+	p[7] = 0x0123456789abcdefull;
+	CHECK(svmhv_call(SVMHV_READ_BACKING, gpa + 56, 0) == 0x0123456789abcdefll,
+	      "remap: L2's write lands in the new L1 page");
+	CHECK(svmhv_call(SVMHV_READ_ORIGINAL, gpa + 56, 0) == (long)~svmhv_pattern(gpa + 56),
+	      "remap: the old L1 page is untouched");
+	CHECK(svmhv_call(SVMHV_RESTORE, gpa, 0) == 0, "remap: svmhv maps the old L1 page back");
+	rt_check(p[7] == ~svmhv_pattern(gpa + 56) && p[511] == ~svmhv_pattern(gpa + 8 * 511),
+		 "remap: L2 reads the old page's contents again", "qword 7 is %#lx", (unsigned long)p[7]);
+}
+
+/* Unmap a page, touch it (a read or a write): svmhv takes one #NPF there,
+ * maps the page back, and the access completes. */
+static void unmap_and_touch(uint64_t gpa, bool write, const char *where)
+{
+	volatile uint64_t *p = (volatile uint64_t *)gpa;
+	char name[96];
+	p[3] = 0xfeedface00000000ull | gpa;
+	snprintf(name, sizeof(name), "unmap %s: svmhv clears the NPT12 entry", where);
+	CHECK(svmhv_call(SVMHV_UNMAP, gpa, 0) == 0 && svmhv_call(SVMHV_NPF_COUNT, gpa, 0) == 0, name);
+	uint64_t v;
+	if (write) {
+		p[4] = 0x4444;
+		v = p[3];
+	} else {
+		v = p[3];
+	}
+	long npf = svmhv_call(SVMHV_NPF_COUNT, gpa, 0);
+	snprintf(name, sizeof(name), "unmap %s: the %s takes exactly one #NPF in svmhv", where, write ? "write" : "read");
+	rt_check(npf == 1, name, "%ld #NPF exits at L2 GPA %#lx", npf, (unsigned long)gpa);
+	snprintf(name, sizeof(name), "unmap %s: the access completes once svmhv maps the page back", where);
+	CHECK(v == (0xfeedface00000000ull | gpa) && (!write || p[4] == 0x4444), name);
+	snprintf(name, sizeof(name), "unmap %s: no more #NPF after that", where);
+	(void)p[5];
+	CHECK(svmhv_call(SVMHV_NPF_COUNT, gpa, 0) == 1, name);
+}
+
+static void test_split(void)
+{
+	volatile uint64_t *p = (volatile uint64_t *)SPLIT_GPA;
+	for (unsigned i = 0; i < 512; i++) {
+		p[i * 512] = ~svmhv_pattern(SPLIT_GPA + i * 4096);
+		p[i * 512 + 511] = ~svmhv_pattern(SPLIT_GPA + i * 4096 + 8 * 511);
+	}
+	CHECK(svmhv_call(SVMHV_SPLIT_REMAP, SPLIT_GPA, 0) == 0, "split: svmhv replaces a 2 MiB page by 512 4 KiB pages");
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t g = SPLIT_GPA + i * 4096;
+		bad += p[i * 512] != svmhv_pattern(g) || p[i * 512 + 511] != svmhv_pattern(g + 8 * 511);
+	}
+	rt_check(bad == 0, "split: each 4 KiB page shows its new L1 page", "%u of 512 pages wrong", bad);
+	p[300 * 512 + 9] = 0x5a5a;
+	CHECK(svmhv_call(SVMHV_READ_BACKING, SPLIT_GPA + 300 * 4096 + 72, 0) == 0x5a5a,
+	      "split: a write lands in its new L1 page");
+	CHECK(svmhv_call(SVMHV_RESTORE, SPLIT_GPA, 1) == 0, "split: svmhv maps the 2 MiB page back");
+	bad = 0;
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t g = SPLIT_GPA + i * 4096;
+		bad += p[i * 512] != ~svmhv_pattern(g) || p[i * 512 + 511] != ~svmhv_pattern(g + 8 * 511);
+	}
+	rt_check(bad == 0, "split: the old 2 MiB page is back, untouched", "%u of 512 pages wrong", bad);
+}
+
+void guest_main(void)
+{
+	if (!under_svmhv()) {
+		rt_printf("npt12: not running under svmhv; nothing to test\n");
+		return;
+	}
+	rt_printf("npt12: under svmhv, %lu MiB of L2 RAM, command line \"%s\", test pages at %#lx and %#lx\n",
+		  (unsigned long)(rt_boot.ram_bytes / MIB), rt_boot.cmdline ? rt_boot.cmdline : "",
+		  (unsigned long)(uint64_t)page_a, (unsigned long)(uint64_t)page_b);
+	if (rt_boot.ram_bytes < SPLIT_GPA + 2 * MIB) {
+		rt_check(false, "npt12: L2 RAM", "%lu MiB; the tests need 18", (unsigned long)(rt_boot.ram_bytes / MIB));
+		return;
+	}
+	test_remap();
+	unmap_and_touch((uint64_t)page_b, false, "4K page");
+	unmap_and_touch(UNMAP_2M_GPA, true, "page in a 2M page");
+	test_split();
+}

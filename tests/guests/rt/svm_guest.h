@@ -1,0 +1,49 @@
+/*
+ * svmhv's hypercall ABI, shared by the guest hypervisor (tests/guests/svmhv.c,
+ * an "L1") and the guests it runs ("L2", e.g. tests/guests/npt12.c).
+ *
+ * An L2 executes VMMCALL with RAX = SVMHV_HC(op), RBX/RCX = arguments;
+ * svmhv answers in RAX and resumes L2 after the instruction.  Any other RAX
+ * is not svmhv's: svmhv forwards it to its own hypervisor (Nestor's
+ * hypercalls, kernel/hypercall.h), translating buffer addresses.
+ *
+ * Addresses in this ABI are L2 guest-physical addresses (L2 GPAs); svmhv's
+ * NPT12 maps them to L1 GPAs (AMD APM vol. 2, 15.25).
+ */
+#ifndef GUEST_SVM_GUEST_H
+#define GUEST_SVM_GUEST_H
+#include <stdint.h>
+
+#define SVMHV_HC_BASE 0x53560000ull       /* "SV" */
+#define SVMHV_HC(op) (SVMHV_HC_BASE + (op))
+
+enum svmhv_op {
+	SVMHV_PRESENT = 0,      /* -> 1: "you run under svmhv" */
+	SVMHV_REMAP = 1,        /* RBX = L2 page: map it to a fresh L1 page that svmhv
+	                           filled with svmhv_pattern() -> 0, or -1 */
+	SVMHV_READ_BACKING = 2, /* RBX = L2 GPA: the qword at the L1 page NPT12 maps it to now */
+	SVMHV_READ_ORIGINAL = 3,/* RBX = L2 GPA: the qword at the L1 page that backed it at boot */
+	SVMHV_UNMAP = 4,        /* RBX = L2 page: make its NPT12 entry not present; svmhv maps
+	                           it back on the first #NPF there and counts it -> 0, or -1 */
+	SVMHV_NPF_COUNT = 5,    /* RBX = L2 page: #NPF exits svmhv took there since its UNMAP */
+	SVMHV_SPLIT_REMAP = 6,  /* RBX = 2 MiB-aligned L2 GPA: replace its 2 MiB NPT12 page by
+	                           512 4 KiB pages onto a fresh L1 area, in reverse order, each
+	                           filled with svmhv_pattern() -> 0, or -1 */
+	SVMHV_RESTORE = 7,      /* RBX = L2 GPA, RCX = 0 (4 KiB) or 1 (2 MiB): map it back
+	                           to the L1 memory that backed it at boot -> 0, or -1 */
+};
+
+/* What svmhv writes into every qword of a page it maps for an L2: a value
+ * that names the L2 address it will appear at. */
+static inline uint64_t svmhv_pattern(uint64_t l2_gpa)
+{
+	return l2_gpa ^ 0x5356484950415454ull;
+}
+
+static inline long svmhv_call(enum svmhv_op op, uint64_t a1, uint64_t a2)
+{
+	long ret;
+	__asm__ volatile("vmmcall" : "=a"(ret) : "a"(SVMHV_HC(op)), "b"(a1), "c"(a2) : "memory");
+	return ret;
+}
+#endif
