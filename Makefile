@@ -124,7 +124,7 @@ UNIT_SRCS_test_guest_acpi := drivers/platform/guest_acpi.c
 UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
 UNIT_SRCS_test_trace     := kernel/trace.c
 # runs build/tools/nestor-trace over a synthetic dump
-UNIT_SRCS_test_trace_tool := kernel/trace.c
+UNIT_SRCS_test_trace_tool := kernel/trace.c vmx/vmcs_fields.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
 $(BUILD)/unit/%: tests/unit/%.c $$(UNIT_SRCS_%) | $(DEPS_STAMP)

@@ -86,7 +86,7 @@ static void run_vcpu(struct vcpu *v)
 		if (v->run_until != UINT64_MAX && v->run_until < now + min_run_ticks)
 			v->run_until = now + min_run_ticks;
 		vcpu_ops->vcpu_run(v, &exit);
-		exited = rdtsc();
+		exited = v->exit_tsc; /* includes the backend's own work (nested transitions) */
 		last_kind = exit.kind;
 		bool go_on = handle_exit(v, &exit);
 		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))

@@ -86,6 +86,7 @@ struct vcpu {
 	uint64_t gpr[16];       /* saved/restored around guest entry by the backend */
 	uint64_t rip;           /* RIP of the exiting instruction; handlers advance it */
 	uint64_t rflags;
+	uint64_t exit_tsc;      /* TSC right after the hardware exit (the backend reads it) */
 	uint64_t run_until;     /* TSC: the backend makes the guest exit by then (slice, virtual timer) */
 	uint64_t slice_end;     /* TSC: end of its time slice on a shared CPU */
 	bool halted;

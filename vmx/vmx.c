@@ -558,6 +558,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	write_cr2(x->cr2);
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
 	int r = vmx_enter(v->gpr, x->launched);
+	v->exit_tsc = rdtsc();
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
 	x->cr2 = read_cr2();
 	if (r) {
