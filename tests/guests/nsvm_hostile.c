@@ -146,6 +146,38 @@ static void test_vmload_vmsave(void)
 	CHECK(true, "clgi/stgi: execute at CPL 0 with EFER.SVME");
 }
 
+/* An interrupt for L1 while L2 spins (15.21): L1 intercepts INTR, so
+ * its LAPIC timer ends L2's run with #VMEXIT(INTR); L1 then takes the
+ * interrupt itself once it sets GIF and IF. */
+void l2_spin(void);
+__asm__(".text\n.globl l2_spin\nl2_spin:\n\tjmp l2_spin\n");
+static volatile unsigned l1_ticks;
+static void on_l1_timer(void)
+{
+	l1_ticks++;
+	lapic_wr(0xb0, 0);
+}
+
+static void test_intr_for_l1(void)
+{
+	uint32_t bus_khz = cpuid(0x40000010, 0).ebx;
+	rt_irq_register(0x40, on_l1_timer);
+	lapic_wr(0xf0, 0x1ff);                     /* SVR: enabled */
+	lapic_wr(0x3e0, 0xb);                      /* divide by 1 */
+	lapic_wr(0x320, 0x40);                     /* one-shot, vector 0x40 */
+	svm_l1_flat_vmcb(&vmcb, (uint64_t)l2_spin, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
+	vmcb.ctl.intercept_misc1 |= SVM_INTERCEPT_INTR;
+	vmcb.ctl.vintr = SVM_VINTR_V_INTR_MASKING;
+	__asm__ volatile("clgi" ::: "memory");
+	lapic_wr(0x380, bus_khz);                  /* 1 ms */
+	__asm__ volatile("vmrun %%rax" : : "a"((uint64_t)&vmcb) : "memory", "cc");
+	CHECK(vmcb.ctl.exit_code == 0x60, "intr: L1's timer ends L2's spin with #VMEXIT(INTR)");
+	CHECK(l1_ticks == 0, "intr: held while GIF is 0");
+	__asm__ volatile("stgi; sti; nop; nop; cli" ::: "memory");
+	CHECK(l1_ticks == 1, "intr: taken by L1 after STGI and STI");
+	lapic_wr(0x320, 1u << 16);
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(0x80000001, 0).ecx & (1u << 2))) {
@@ -165,6 +197,7 @@ void guest_main(void)
 		expect_invalid(broken[i].name, broken[i].fn);
 	test_bad_addresses();
 	test_vmload_vmsave();
+	test_intr_for_l1();
 	/* After all that, a good VMRUN still works. */
 	test_good_vmrun();
 }
