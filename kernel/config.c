@@ -18,6 +18,7 @@
  * loader that also links this file has nothing else (not even memcmp).
  */
 #include "config.h"
+#include "textbuf.h"
 
 #include <string.h>
 
@@ -327,60 +328,28 @@ const char *cfg_device_name(enum cfg_device_kind kind)
 
 /* ---- error messages ----------------------------------------------------- */
 
-/* Appends to a fixed buffer, silently truncating; cap 0 means "no error
- * record wanted" and every append does nothing. */
-struct msg {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void m_char(struct msg *m, char c)
-{
-	if (m->len + 1 < m->cap) {
-		m->buf[m->len++] = c;
-		m->buf[m->len] = '\0';
-	}
-}
-
-static void m_str(struct msg *m, const char *s)
-{
-	while (*s)
-		m_char(m, *s++);
-}
-
-static void m_uint(struct msg *m, uint64_t v)
-{
-	char digits[20];
-	int n = 0;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		m_char(m, digits[--n]);
-}
-
+/* Messages go through kernel/textbuf.h, which appends to a fixed buffer,
+ * silently truncating; cap 0 means "no error record wanted" and every
+ * append does nothing. */
 /* Quote a piece of user input.  It is shortened and its unprintable bytes
  * replaced, so that a hostile line cannot flood or garble the console. */
 #define QUOTE_MAX 32
-static void m_quoted(struct msg *m, struct str s)
+static void m_quoted(struct textbuf *m, struct str s)
 {
-	m_char(m, '\'');
+	tb_char(m, '\'');
 	for (size_t i = 0; i < s.n && i < QUOTE_MAX; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 
-		m_char(m, c >= 0x20 && c < 0x7f ? (char)c : '?');
+		tb_char(m, c >= 0x20 && c < 0x7f ? (char)c : '?');
 	}
 	if (s.n > QUOTE_MAX)
-		m_str(m, "...");
-	m_char(m, '\'');
+		tb_str(m, "...");
+	tb_char(m, '\'');
 }
 
-static struct msg error_at(struct cfg_error *err, unsigned line)
+static struct textbuf error_at(struct cfg_error *err, unsigned line)
 {
-	struct msg m = { NULL, 0, 0 };
+	struct textbuf m = { NULL, 0, 0 };
 
 	if (err) {
 		err->line = line;
@@ -409,7 +378,7 @@ struct parser {
 	unsigned key_line[MAX_KEYS];
 };
 
-static struct msg fail(struct parser *p)
+static struct textbuf fail(struct parser *p)
 {
 	return error_at(p->err, p->line);
 }
@@ -417,27 +386,27 @@ static struct msg fail(struct parser *p)
 /* "bad value 'X' for 'KEY' (WHY)": the common shape of value errors. */
 static int bad_value(struct parser *p, struct str val, const char *why)
 {
-	struct msg m = fail(p);
+	struct textbuf m = fail(p);
 
-	m_str(&m, "bad value ");
+	tb_str(&m, "bad value ");
 	m_quoted(&m, val);
-	m_str(&m, " for ");
+	tb_str(&m, " for ");
 	m_quoted(&m, p->key);
-	m_str(&m, " (");
-	m_str(&m, why);
-	m_char(&m, ')');
+	tb_str(&m, " (");
+	tb_str(&m, why);
+	tb_char(&m, ')');
 	return -1;
 }
 
 static int too_long(struct parser *p, size_t max)
 {
-	struct msg m = fail(p);
+	struct textbuf m = fail(p);
 
-	m_str(&m, "value for ");
+	tb_str(&m, "value for ");
 	m_quoted(&m, p->key);
-	m_str(&m, " too long (max ");
-	m_uint(&m, max);
-	m_str(&m, " characters)");
+	tb_str(&m, " too long (max ");
+	tb_u64(&m, max);
+	tb_str(&m, " characters)");
 	return -1;
 }
 
@@ -604,11 +573,11 @@ static int set_module(struct parser *p)
 	struct vm_config *vm = p->vm;
 
 	if (vm->module_count == CFG_MAX_MODULES) {
-		struct msg m = fail(p);
+		struct textbuf m = fail(p);
 
-		m_str(&m, "too many modules in [vm ");
-		m_str(&m, vm->name);
-		m_str(&m, "] (max 4)");
+		tb_str(&m, "too many modules in [vm ");
+		tb_str(&m, vm->name);
+		tb_str(&m, "] (max 4)");
 		return -1;
 	}
 	if (check_path(p, p->val))
@@ -667,11 +636,11 @@ static int set_device(struct parser *p)
 	struct cfg_device dev;
 
 	if (vm->device_count == CFG_MAX_DEVICES) {
-		struct msg m = fail(p);
+		struct textbuf m = fail(p);
 
-		m_str(&m, "too many devices in [vm ");
-		m_str(&m, vm->name);
-		m_str(&m, "] (max 8)");
+		tb_str(&m, "too many devices in [vm ");
+		tb_str(&m, vm->name);
+		tb_str(&m, "] (max 8)");
 		return -1;
 	}
 	memset(&dev, 0, sizeof(dev));
@@ -758,19 +727,19 @@ static const struct key_def *find_key(const struct key_def *keys, size_t n,
  * global key written after the first [vm]. */
 static int unknown_key(struct parser *p)
 {
-	struct msg m = fail(p);
+	struct textbuf m = fail(p);
 	size_t i;
 
-	m_str(&m, "unknown key ");
+	tb_str(&m, "unknown key ");
 	m_quoted(&m, p->key);
 	if (p->vm) {
-		m_str(&m, " in [vm ");
-		m_str(&m, p->vm->name);
-		m_char(&m, ']');
+		tb_str(&m, " in [vm ");
+		tb_str(&m, p->vm->name);
+		tb_char(&m, ']');
 		if (find_key(global_keys, COUNT(global_keys), p->key, &i))
-			m_str(&m, " (global keys go before the first [vm])");
+			tb_str(&m, " (global keys go before the first [vm])");
 	} else if (find_key(vm_keys, VK_COUNT, p->key, &i)) {
-		m_str(&m, " (VM keys go after a [vm NAME] line)");
+		tb_str(&m, " (VM keys go after a [vm NAME] line)");
 	}
 	return -1;
 }
@@ -786,13 +755,13 @@ static int apply_key(struct parser *p)
 	if (!k)
 		return unknown_key(p);
 	if (!k->repeatable && !p->repeat_ok && p->key_line[i]) {
-		struct msg m = fail(p);
+		struct textbuf m = fail(p);
 
-		m_str(&m, "key ");
+		tb_str(&m, "key ");
 		m_quoted(&m, p->key);
-		m_str(&m, " repeated (first set on line ");
-		m_uint(&m, p->key_line[i]);
-		m_char(&m, ')');
+		tb_str(&m, " repeated (first set on line ");
+		tb_u64(&m, p->key_line[i]);
+		tb_char(&m, ')');
 		return -1;
 	}
 	if (k->set(p))
@@ -807,33 +776,33 @@ static int apply_key(struct parser *p)
 static int finish_vm(struct parser *p)
 {
 	struct vm_config *vm = p->vm;
-	struct msg m;
+	struct textbuf m;
 
 	if (!vm)
 		return 0;
 	if (!vm->image[0]) {
 		m = error_at(p->err, vm->line);
-		m_str(&m, "[vm ");
-		m_str(&m, vm->name);
-		m_str(&m, "] has no image");
+		tb_str(&m, "[vm ");
+		tb_str(&m, vm->name);
+		tb_str(&m, "] has no image");
 		return -1;
 	}
 	/* A flat binary has no header saying where it goes. */
 	if (vm->format == CFG_FMT_FLAT && !p->key_line[VK_LOAD_ADDR]) {
 		m = error_at(p->err, p->key_line[VK_FORMAT]);
-		m_str(&m, "'format' flat needs a 'load_addr'");
+		tb_str(&m, "'format' flat needs a 'load_addr'");
 		return -1;
 	}
 	if (p->key_line[VK_LOAD_ADDR] && vm->format != CFG_FMT_FLAT) {
 		m = error_at(p->err, p->key_line[VK_LOAD_ADDR]);
-		m_str(&m, "'load_addr' is only for format = flat");
+		tb_str(&m, "'load_addr' is only for format = flat");
 		return -1;
 	}
 	if (p->key_line[VK_LOAD_ADDR] && vm->load_addr >= vm->memory_bytes) {
 		m = error_at(p->err, p->key_line[VK_LOAD_ADDR]);
-		m_str(&m, "'load_addr' is beyond the memory of [vm ");
-		m_str(&m, vm->name);
-		m_char(&m, ']');
+		tb_str(&m, "'load_addr' is beyond the memory of [vm ");
+		tb_str(&m, vm->name);
+		tb_char(&m, ']');
 		return -1;
 	}
 	return 0;
@@ -843,21 +812,21 @@ static int start_vm(struct parser *p, struct str name)
 {
 	struct nestor_config *cfg = p->cfg;
 	struct vm_config *vm;
-	struct msg m;
+	struct textbuf m;
 
 	if (cfg->vm_count == CFG_MAX_VMS) {
 		m = fail(p);
-		m_str(&m, "too many VMs (max 8)");
+		tb_str(&m, "too many VMs (max 8)");
 		return -1;
 	}
 	for (uint32_t i = 0; i < cfg->vm_count; i++) {
 		if (str_eq(name, cfg->vms[i].name)) {
 			m = fail(p);
-			m_str(&m, "duplicate VM name ");
+			tb_str(&m, "duplicate VM name ");
 			m_quoted(&m, name);
-			m_str(&m, " (first on line ");
-			m_uint(&m, cfg->vms[i].line);
-			m_char(&m, ')');
+			tb_str(&m, " (first on line ");
+			tb_u64(&m, cfg->vms[i].line);
+			tb_char(&m, ')');
 			return -1;
 		}
 	}
@@ -878,17 +847,17 @@ static int parse_header(struct parser *p, struct str s)
 {
 	struct str inner, type, name;
 	size_t sp;
-	struct msg m;
+	struct textbuf m;
 
 	if (s.p[s.n - 1] != ']') {
 		m = fail(p);
-		m_str(&m, "section header without ']'");
+		tb_str(&m, "section header without ']'");
 		return -1;
 	}
 	inner = trim(str_from(str_upto(s, s.n - 1), 1));
 	if (inner.n == 0) {
 		m = fail(p);
-		m_str(&m, "empty section header");
+		tb_str(&m, "empty section header");
 		return -1;
 	}
 	for (sp = 0; sp < inner.n && !is_space(inner.p[sp]); sp++)
@@ -897,16 +866,16 @@ static int parse_header(struct parser *p, struct str s)
 	name = trim(str_from(inner, sp));
 	if (!str_eq(type, "vm")) {
 		m = fail(p);
-		m_str(&m, "unknown section type ");
+		tb_str(&m, "unknown section type ");
 		m_quoted(&m, type);
-		m_str(&m, " (only [vm NAME])");
+		tb_str(&m, " (only [vm NAME])");
 		return -1;
 	}
 	if (!is_name(name, CFG_NAME_MAX - 1)) {
 		m = fail(p);
-		m_str(&m, "bad VM name ");
+		tb_str(&m, "bad VM name ");
 		m_quoted(&m, name);
-		m_str(&m, " (1-31 of A-Z a-z 0-9 _ -)");
+		tb_str(&m, " (1-31 of A-Z a-z 0-9 _ -)");
 		return -1;
 	}
 	if (finish_vm(p))
@@ -921,7 +890,7 @@ static int unquote(struct parser *p)
 {
 	struct str v = p->val;
 	size_t close;
-	struct msg m;
+	struct textbuf m;
 
 	p->quoted = false;
 	if (v.n == 0 || v.p[0] != '"')
@@ -929,7 +898,7 @@ static int unquote(struct parser *p)
 	close = 1 + str_find(str_from(v, 1), '"');
 	if (close != v.n - 1) {
 		m = fail(p);
-		m_str(&m, "text after the closing quote of ");
+		tb_str(&m, "text after the closing quote of ");
 		m_quoted(&m, p->key);
 		return -1;
 	}
@@ -950,11 +919,11 @@ static bool is_key(struct str s)
 static int parse_assignment(struct parser *p, struct str s)
 {
 	size_t eq = str_find(s, '=');
-	struct msg m;
+	struct textbuf m;
 
 	if (eq == s.n) {
 		m = fail(p);
-		m_str(&m, "expected 'key = value' or '[vm NAME]', not ");
+		tb_str(&m, "expected 'key = value' or '[vm NAME]', not ");
 		m_quoted(&m, s);
 		return -1;
 	}
@@ -962,7 +931,7 @@ static int parse_assignment(struct parser *p, struct str s)
 	p->val = trim(str_from(s, eq + 1));
 	if (!is_key(p->key)) {
 		m = fail(p);
-		m_str(&m, "bad key ");
+		tb_str(&m, "bad key ");
 		m_quoted(&m, p->key);
 		return -1;
 	}
@@ -971,7 +940,7 @@ static int parse_assignment(struct parser *p, struct str s)
 	/* An explicit "" is a deliberate empty value (e.g. no cmdline). */
 	if (p->val.n == 0 && !p->quoted) {
 		m = fail(p);
-		m_str(&m, "missing value for ");
+		tb_str(&m, "missing value for ");
 		m_quoted(&m, p->key);
 		return -1;
 	}
@@ -982,7 +951,7 @@ static int parse_assignment(struct parser *p, struct str s)
 static int strip_comment(struct parser *p, struct str *s)
 {
 	bool in_quotes = false;
-	struct msg m;
+	struct textbuf m;
 
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->p[i] == '"')
@@ -994,7 +963,7 @@ static int strip_comment(struct parser *p, struct str *s)
 	}
 	if (in_quotes) {
 		m = fail(p);
-		m_str(&m, "unterminated quote");
+		tb_str(&m, "unterminated quote");
 		return -1;
 	}
 	return 0;
@@ -1005,7 +974,7 @@ static int strip_comment(struct parser *p, struct str *s)
 static int check_bytes(struct parser *p, struct str s)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct msg m;
+	struct textbuf m;
 
 	for (size_t i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
@@ -1014,12 +983,12 @@ static int check_bytes(struct parser *p, struct str s)
 			continue;
 		m = fail(p);
 		if (c == 0) {
-			m_str(&m, "NUL byte in line");
+			tb_str(&m, "NUL byte in line");
 		} else {
-			m_str(&m, "control character 0x");
-			m_char(&m, hex[c >> 4]);
-			m_char(&m, hex[c & 15]);
-			m_str(&m, " in line");
+			tb_str(&m, "control character 0x");
+			tb_char(&m, hex[c >> 4]);
+			tb_char(&m, hex[c & 15]);
+			tb_str(&m, " in line");
 		}
 		return -1;
 	}
@@ -1115,9 +1084,9 @@ int config_apply_cmdline(struct nestor_config *cfg, const char *cmdline,
 		}
 		first = false;
 		if (eq == word.n) {
-			struct msg m = fail(&p);
+			struct textbuf m = fail(&p);
 
-			m_str(&m, "command line: expected key=value, not ");
+			tb_str(&m, "command line: expected key=value, not ");
 			m_quoted(&m, word);
 			return -1;
 		}
@@ -1138,18 +1107,18 @@ static int check_file(const char *name, unsigned line, const char *what,
 		      bool (*exists)(const char *name, void *ctx), void *ctx,
 		      struct cfg_error *err)
 {
-	struct msg m;
+	struct textbuf m;
 
 	if (config_is_builtin(name) || exists(name, ctx))
 		return 0;
 	m = error_at(err, line);
-	m_str(&m, "file ");
+	tb_str(&m, "file ");
 	m_quoted(&m, str_of(name));
-	m_str(&m, " not found (");
-	m_str(&m, what);
-	m_str(&m, " of [vm ");
-	m_str(&m, vm->name);
-	m_str(&m, "])");
+	tb_str(&m, " not found (");
+	tb_str(&m, what);
+	tb_str(&m, " of [vm ");
+	tb_str(&m, vm->name);
+	tb_str(&m, "])");
 	return -1;
 }
 

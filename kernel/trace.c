@@ -12,6 +12,7 @@
  */
 #include <string.h>
 #include "kernel/trace.h"
+#include "kernel/textbuf.h"
 
 /* ---- records on the wire: little endian, the layout of struct trace_rec ---- */
 
@@ -129,12 +130,7 @@ static int b64_value(unsigned char c)
 
 /* ---- building a line in a fixed buffer ---- */
 
-struct text {
-	char *buf;
-	size_t len, cap;  /* cap includes the NUL */
-};
-
-static void t_init(struct text *t, char *buf, size_t cap)
+static void t_init(struct textbuf *t, char *buf, size_t cap)
 {
 	t->buf = buf;
 	t->len = 0;
@@ -142,54 +138,28 @@ static void t_init(struct text *t, char *buf, size_t cap)
 	buf[0] = 0;
 }
 
-static void t_char(struct text *t, char c)
-{
-	if (t->len + 1 < t->cap) {
-		t->buf[t->len++] = c;
-		t->buf[t->len] = 0;
-	}
-}
-
-static void t_str(struct text *t, const char *s)
-{
-	while (*s)
-		t_char(t, *s++);
-}
-
-static void t_u64(struct text *t, uint64_t v)
-{
-	char digits[20];
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		t_char(t, digits[--n]);
-}
-
-static void t_hex32(struct text *t, uint32_t v)
+static void t_hex32(struct textbuf *t, uint32_t v)
 {
 	for (int i = 7; i >= 0; i--)
-		t_char(t, "0123456789abcdef"[(v >> (4 * i)) & 15]);
+		tb_char(t, "0123456789abcdef"[(v >> (4 * i)) & 15]);
 }
 
-static void t_b64(struct text *t, const uint8_t *p, size_t len)
+static void t_b64(struct textbuf *t, const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i + 3 <= len; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		t_char(t, b64_alphabet[v >> 18]);
-		t_char(t, b64_alphabet[(v >> 12) & 63]);
-		t_char(t, b64_alphabet[(v >> 6) & 63]);
-		t_char(t, b64_alphabet[v & 63]);
+		tb_char(t, b64_alphabet[v >> 18]);
+		tb_char(t, b64_alphabet[(v >> 12) & 63]);
+		tb_char(t, b64_alphabet[(v >> 6) & 63]);
+		tb_char(t, b64_alphabet[v & 63]);
 	}
 }
 
 /* Every line ends with " <crc of everything before the space>". */
-static void t_seal(struct text *t)
+static void t_seal(struct textbuf *t)
 {
 	uint32_t crc = trace_crc32(t->buf, t->len);
-	t_char(t, ' ');
+	tb_char(t, ' ');
 	t_hex32(t, crc);
 }
 
@@ -200,17 +170,17 @@ void trace_dump(const struct trace_ring *r, trace_line_fn put, void *ctx)
 	uint64_t count = trace_ring_count(r), first = r->head - count, chunk = 0;
 	char buf[TRACE_LINE_MAX];
 	uint8_t bin[TRACE_CHUNK_RECS * TRACE_REC_SIZE];
-	struct text t;
+	struct textbuf t;
 
 	t_init(&t, buf, sizeof(buf));
-	t_str(&t, "NTRACE v");
-	t_u64(&t, TRACE_FORMAT_VERSION);
-	t_str(&t, " begin cpu=");
-	t_u64(&t, r->cpu);
-	t_str(&t, " count=");
-	t_u64(&t, count);
-	t_str(&t, " dropped=");
-	t_u64(&t, trace_ring_dropped(r));
+	tb_str(&t, "NTRACE v");
+	tb_u64(&t, TRACE_FORMAT_VERSION);
+	tb_str(&t, " begin cpu=");
+	tb_u64(&t, r->cpu);
+	tb_str(&t, " count=");
+	tb_u64(&t, count);
+	tb_str(&t, " dropped=");
+	tb_u64(&t, trace_ring_dropped(r));
 	t_seal(&t);
 	put(buf, ctx);
 
@@ -220,21 +190,21 @@ void trace_dump(const struct trace_ring *r, trace_line_fn put, void *ctx)
 			trace_rec_pack(&r->rec[(first + i + k) & r->mask], bin + k * TRACE_REC_SIZE);
 		i += n;
 		t_init(&t, buf, sizeof(buf));
-		t_str(&t, "NTRACE ");
-		t_u64(&t, chunk);
-		t_char(&t, ' ');
+		tb_str(&t, "NTRACE ");
+		tb_u64(&t, chunk);
+		tb_char(&t, ' ');
 		t_b64(&t, bin, n * TRACE_REC_SIZE);
 		t_seal(&t);
 		put(buf, ctx);
 	}
 
 	t_init(&t, buf, sizeof(buf));
-	t_str(&t, "NTRACE v");
-	t_u64(&t, TRACE_FORMAT_VERSION);
-	t_str(&t, " end cpu=");
-	t_u64(&t, r->cpu);
-	t_str(&t, " chunks=");
-	t_u64(&t, chunk);
+	tb_str(&t, "NTRACE v");
+	tb_u64(&t, TRACE_FORMAT_VERSION);
+	tb_str(&t, " end cpu=");
+	tb_u64(&t, r->cpu);
+	tb_str(&t, " chunks=");
+	tb_u64(&t, chunk);
 	t_seal(&t);
 	put(buf, ctx);
 }
@@ -257,9 +227,9 @@ struct tline {
 /* Start an error report at column col of the trace line; the caller adds
  * the message and calls err_done().  A problem inside a dump cuts it: the
  * rest of its lines are skipped up to its end or the next begin. */
-static struct text err_start(struct trace_decoder *d, const struct tline *l, size_t col)
+static struct textbuf err_start(struct trace_decoder *d, const struct tline *l, size_t col)
 {
-	struct text t;
+	struct textbuf t;
 	d->last.line = d->line;
 	d->last.offset = l->base + col;
 	t_init(&t, d->last.msg, sizeof(d->last.msg));
@@ -280,8 +250,8 @@ static enum trace_line_type err_done(struct trace_decoder *d)
 static enum trace_line_type err_simple(struct trace_decoder *d, const struct tline *l, size_t col,
 				       const char *msg)
 {
-	struct text t = err_start(d, l, col);
-	t_str(&t, msg);
+	struct textbuf t = err_start(d, l, col);
+	tb_str(&t, msg);
 	return err_done(d);
 }
 
@@ -372,10 +342,10 @@ static enum trace_line_type missing_key(struct trace_decoder *d, const struct tl
 {
 	for (unsigned k = 0; k < nkv; k++)
 		if (!kv[k].seen) {
-			struct text t = err_start(d, l, 0);
-			t_str(&t, "line lacks ");
-			t_str(&t, kv[k].key);
-			t_char(&t, '=');
+			struct textbuf t = err_start(d, l, 0);
+			tb_str(&t, "line lacks ");
+			tb_str(&t, kv[k].key);
+			tb_char(&t, '=');
 			return err_done(d);
 		}
 	return TRACE_LINE_ERROR;
@@ -393,16 +363,16 @@ static enum trace_line_type decode_begin(struct trace_decoder *d, const struct t
 		return err_simple(d, l, 0, "begin line: cpu out of range");
 	if (d->in_dump) {
 		/* Reported here, where it became visible; this new dump still counts. */
-		struct text t = err_start(d, l, 0);
-		t_str(&t, "dump of cpu ");
-		t_u64(&t, d->dump.cpu);
-		t_str(&t, " begun at line ");
-		t_u64(&t, d->dump.begin_line);
-		t_str(&t, " has no end line (");
-		t_u64(&t, d->got);
-		t_str(&t, " of ");
-		t_u64(&t, d->dump.count);
-		t_str(&t, " records)");
+		struct textbuf t = err_start(d, l, 0);
+		tb_str(&t, "dump of cpu ");
+		tb_u64(&t, d->dump.cpu);
+		tb_str(&t, " begun at line ");
+		tb_u64(&t, d->dump.begin_line);
+		tb_str(&t, " has no end line (");
+		tb_u64(&t, d->got);
+		tb_str(&t, " of ");
+		tb_u64(&t, d->dump.count);
+		tb_str(&t, " records)");
 		err_done(d);
 	}
 	d->in_dump = true;
@@ -433,18 +403,18 @@ static enum trace_line_type decode_end(struct trace_decoder *d, const struct tli
 	if (kv[0].value != d->dump.cpu)
 		return err_simple(d, l, 0, "end line names another cpu than its begin line");
 	if (kv[1].value != d->next_chunk || d->got != d->dump.count) {
-		struct text t = err_start(d, l, 0);
-		t_str(&t, "dump of cpu ");
-		t_u64(&t, d->dump.cpu);
-		t_str(&t, " ends after ");
-		t_u64(&t, d->next_chunk);
-		t_str(&t, " of ");
-		t_u64(&t, kv[1].value);
-		t_str(&t, " chunks, ");
-		t_u64(&t, d->got);
-		t_str(&t, " of ");
-		t_u64(&t, d->dump.count);
-		t_str(&t, " records");
+		struct textbuf t = err_start(d, l, 0);
+		tb_str(&t, "dump of cpu ");
+		tb_u64(&t, d->dump.cpu);
+		tb_str(&t, " ends after ");
+		tb_u64(&t, d->next_chunk);
+		tb_str(&t, " of ");
+		tb_u64(&t, kv[1].value);
+		tb_str(&t, " chunks, ");
+		tb_u64(&t, d->got);
+		tb_str(&t, " of ");
+		tb_u64(&t, d->dump.count);
+		tb_str(&t, " records");
 		return err_done(d);
 	}
 	d->in_dump = false;
@@ -464,12 +434,12 @@ static enum trace_line_type decode_chunk(struct trace_decoder *d, const struct t
 	if (!d->in_dump)
 		return err_simple(d, l, 7, "chunk line outside a dump (its begin line is missing)");
 	if (seq != d->next_chunk) {
-		struct text t = err_start(d, l, 7);
-		t_str(&t, "chunk ");
-		t_u64(&t, seq);
-		t_str(&t, " where chunk ");
-		t_u64(&t, d->next_chunk);
-		t_str(&t, " was expected (lines lost)");
+		struct textbuf t = err_start(d, l, 7);
+		tb_str(&t, "chunk ");
+		tb_u64(&t, seq);
+		tb_str(&t, " where chunk ");
+		tb_u64(&t, d->next_chunk);
+		tb_str(&t, " was expected (lines lost)");
 		return err_done(d);
 	}
 	size_t p = i + 1, chars = l->len - p;
@@ -547,12 +517,12 @@ enum trace_line_type trace_decode_line(struct trace_decoder *d, const char *line
 		if (!parse_u64(&l, &i, &version) || i >= l.len || l.s[i] != ' ')
 			return err_simple(d, &l, 7, "malformed version");
 		if (version != TRACE_FORMAT_VERSION) {
-			struct text t = err_start(d, &l, 7);
-			t_str(&t, "unsupported trace format v");
-			t_u64(&t, version);
-			t_str(&t, " (this decoder reads v");
-			t_u64(&t, TRACE_FORMAT_VERSION);
-			t_char(&t, ')');
+			struct textbuf t = err_start(d, &l, 7);
+			tb_str(&t, "unsupported trace format v");
+			tb_u64(&t, version);
+			tb_str(&t, " (this decoder reads v");
+			tb_u64(&t, TRACE_FORMAT_VERSION);
+			tb_char(&t, ')');
 			return err_done(d);
 		}
 	}
@@ -567,12 +537,12 @@ enum trace_line_type trace_decode_line(struct trace_decoder *d, const char *line
 	l.len -= 9;
 	got = trace_crc32(l.s, l.len);
 	if (got != want) {
-		struct text t = err_start(d, &l, 0);
-		t_str(&t, "checksum mismatch (line says ");
+		struct textbuf t = err_start(d, &l, 0);
+		tb_str(&t, "checksum mismatch (line says ");
 		t_hex32(&t, want);
-		t_str(&t, ", content gives ");
+		tb_str(&t, ", content gives ");
 		t_hex32(&t, got);
-		t_char(&t, ')');
+		tb_char(&t, ')');
 		return err_done(d);
 	}
 
@@ -589,19 +559,19 @@ enum trace_line_type trace_decode_line(struct trace_decoder *d, const char *line
 bool trace_decode_finish(struct trace_decoder *d)
 {
 	if (d->in_dump) {
-		struct text t;
+		struct textbuf t;
 		d->last.line = d->line;
 		d->last.offset = d->end_offset;
 		t_init(&t, d->last.msg, sizeof(d->last.msg));
-		t_str(&t, "input ends inside the dump of cpu ");
-		t_u64(&t, d->dump.cpu);
-		t_str(&t, " begun at line ");
-		t_u64(&t, d->dump.begin_line);
-		t_str(&t, " (");
-		t_u64(&t, d->got);
-		t_str(&t, " of ");
-		t_u64(&t, d->dump.count);
-		t_str(&t, " records, no end line)");
+		tb_str(&t, "input ends inside the dump of cpu ");
+		tb_u64(&t, d->dump.cpu);
+		tb_str(&t, " begun at line ");
+		tb_u64(&t, d->dump.begin_line);
+		tb_str(&t, " (");
+		tb_u64(&t, d->got);
+		tb_str(&t, " of ");
+		tb_u64(&t, d->dump.count);
+		tb_str(&t, " records, no end line)");
 		err_done(d);
 		d->skipping = false;
 	}
