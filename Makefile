@@ -122,6 +122,10 @@ UNIT_SRCS_test_vioapic   := drivers/platform/vioapic.c
 UNIT_SRCS_test_vpic      := drivers/platform/vpic.c
 UNIT_SRCS_test_guest_acpi := drivers/platform/guest_acpi.c
 UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
+# virtio (pure; not yet linked into the kernel)
+UNIT_SRCS_test_virtqueue   := drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_virtio_mmio := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_virtio_blk  := drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_trace     := kernel/trace.c
 # runs build/tools/nestor-trace over a synthetic dump
 UNIT_SRCS_test_trace_tool := kernel/trace.c vmx/vmcs_fields.c
@@ -153,6 +157,7 @@ FUZZ_SRCS_fuzz_s2pt   := mm/s2pt.c mm/gmem.c
 FUZZ_SRCS_fuzz_vlapic := drivers/platform/vlapic.c
 FUZZ_SRCS_fuzz_fw_cfg := drivers/platform/fw_cfg.c
 FUZZ_SRCS_fuzz_guest_acpi := drivers/platform/guest_acpi.c
+FUZZ_SRCS_fuzz_virtqueue := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
 FUZZ_SRCS_fuzz_trace_decode := kernel/trace.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
