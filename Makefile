@@ -21,7 +21,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-address-of-packed-
 KERNEL_ASFLAGS := -I. -fno-pic -fno-pie
 
 KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c \
-	drivers/*.c drivers/platform/*.c svm/*.c svm/*.S svm/nested/*.c vmx/*.c vmx/*.S \
+	drivers/*.c drivers/platform/*.c svm/*.c svm/*.S svm/nested/*.c vmx/*.c vmx/*.S vmx/nested/*.c \
 	boot/multiboot2/*.c boot/multiboot2/*.S)
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 
@@ -111,6 +111,7 @@ UNIT_SRCS_test_nvmx_insn    := vmx/nested/vmx_insn.c vmx/nested/vmcs12.c vmx/vmc
 UNIT_SRCS_test_nvmx_merge   := vmx/nested/vmcs02_merge.c vmx/vmcs_fields.c mm/gmem.c
 UNIT_SRCS_test_nvmx_reflect := vmx/nested/exit_reflect.c vmx/vmcs_fields.c mm/gmem.c
 UNIT_SRCS_test_nvmx_ept     := vmx/nested/ept_compose.c mm/gmem.c
+UNIT_SRCS_test_nvmx_caps    := vmx/nested/nvmx_caps.c vmx/nested/vmcs12.c vmx/vmcs_fields.c mm/gmem.c
 UNIT_SRCS_test_vmcs_fields := vmx/vmcs_fields.c
 UNIT_SRCS_test_vmx_check := vmx/vmx_check.c vmx/vmcs_fields.c
 UNIT_SRCS_test_guest_load := kernel/guest_load.c mm/gmem.c boot/multiboot2/mb_parse.c

@@ -159,7 +159,9 @@ int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	if (handled)
 		return r;
 	const struct msr_def *d = find(msr);
-	return d ? d->read(v, msr, val) : -1;
+	if (d)
+		return d->read(v, msr, val);
+	return vcpu_ops->nested_msr_read ? vcpu_ops->nested_msr_read(v, msr, val) : -1;
 }
 
 int msr_write(struct vcpu *v, uint32_t msr, uint64_t val)

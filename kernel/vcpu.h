@@ -70,6 +70,9 @@ struct vcpu_ops {
 	bool (*emulate_cr)(struct vcpu *v, const struct vm_exit *exit);
 	/* Optional: backend counters (nested) for the table printed at VM end. */
 	void (*report)(struct vcpu *v);
+	/* Optional: MSRs of the virtualization a nested guest is offered
+	 * (VMX capability MSRs, IA32_FEATURE_CONTROL); 0, or -1 if not one. */
+	int (*nested_msr_read)(struct vcpu *v, uint32_t msr, uint64_t *val);
 };
 
 extern const struct vcpu_ops *vcpu_ops;

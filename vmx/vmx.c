@@ -7,6 +7,8 @@
  */
 #include <string.h>
 #include "vmx/vmx.h"
+#include "vmx/vmx_vcpu.h"
+#include "vmx/nested/nvmx.h"
 #include "vmx/vmcs_fields.h"
 #include "vmx/vmx_check.h"
 #include "kernel/vcpu.h"
@@ -62,23 +64,14 @@ extern char vmx_exit[];
 #define FC_LOCKED            (1ull << 0)
 #define FC_VMXON_OUTSIDE_SMX (1ull << 2)
 
-struct vmx_vcpu {
-	uint64_t vmcs_pa;
-	bool ready;           /* fields written on its CPU */
-	bool launched;        /* VMLAUNCH done: next entry is VMRESUME */
-	uint32_t proc_ctls;
-	uint64_t cr2;         /* CR2 is not in the VMCS: kept here across exits */
-	uint64_t exit_rip;    /* guest RIP at the last exit */
-	bool timer_armed;     /* preemption timer enabled in the pin-based controls */
-	uint64_t msr_star, msr_lstar, msr_cstar, msr_sfmask, msr_kgsbase;
-};
 
 static struct vmx_caps caps;
+const struct vmx_caps *vmx_hw_caps(void) { return &caps; }
 static uint32_t want_pin, want_proc, want_proc2, want_exit, want_entry;
 static uint64_t vmxon_region[MAX_CPUS];
 static uint64_t current_vmcs[MAX_CPUS];
 static struct vcpu *last_vcpu[MAX_CPUS];
-static uint64_t io_bitmaps_pa, msr_bitmap_pa;
+uint64_t vmx_io_bitmaps_pa, vmx_msr_bitmap_pa;
 static struct spinlock setup_lock;
 
 /* ---- VMX instructions (SDM vol. 3C chapter 31): CF = VMfailInvalid,
@@ -116,14 +109,14 @@ void vmcs_write(uint32_t field, uint64_t v)
 	}
 }
 
-static int vmptrld(uint64_t pa)
+int vmptrld(uint64_t pa)
 {
 	uint8_t cf, zf;
 	__asm__ volatile("vmptrld %2; setc %0; setz %1" : "=qm"(cf), "=qm"(zf) : "m"(pa) : "cc", "memory");
 	return vmx_insn_result(cf, zf);
 }
 
-static int vmclear(uint64_t pa)
+int vmclear(uint64_t pa)
 {
 	uint8_t cf, zf;
 	__asm__ volatile("vmclear %2; setc %0; setz %1" : "=qm"(cf), "=qm"(zf) : "m"(pa) : "cc", "memory");
@@ -166,7 +159,7 @@ static void read_caps(void)
 static int vmx_make_bitmaps(void)
 {
 	spin_lock(&setup_lock);
-	if (!msr_bitmap_pa) {
+	if (!vmx_msr_bitmap_pa) {
 		uint64_t io = frame_alloc_pages(2, 0), msr = frame_alloc_pages(1, 0);
 		if (io && msr) {
 			/* Every port and every MSR exits, except the MSRs whose guest
@@ -183,13 +176,13 @@ static int vmx_make_bitmaps(void)
 				m[base + msr_no / 8] &= (uint8_t)~(1u << (msr_no % 8));
 				m[base + 0x800 + msr_no / 8] &= (uint8_t)~(1u << (msr_no % 8));
 			}
-			io_bitmaps_pa = io;
-			msr_bitmap_pa = msr;
+			vmx_io_bitmaps_pa = io;
+			vmx_msr_bitmap_pa = msr;
 			read_caps();
 		}
 	}
 	spin_unlock(&setup_lock);
-	return msr_bitmap_pa ? 0 : -1;
+	return vmx_msr_bitmap_pa ? 0 : -1;
 }
 
 static int vmx_hw_enable(void)
@@ -235,9 +228,12 @@ static int vmx_vcpu_create(struct vcpu *v)
 	if (!x || !vmcs)
 		return -1;
 	*(uint32_t *)vmcs = (uint32_t)(caps.basic & 0x7fffffff);
-	x->vmcs_pa = vmcs;
+	x->vmcs_pa = x->vmcs01_pa = vmcs;
 	v->arch = x;
 	v->rflags = 0x2;
+	/* Nested: VMX emulated for this guest (vmx/nested/nvmx.c). */
+	if (v->vm->cfg->nested && nvmx_vcpu_init(v, x))
+		return -1;
 	return 0;
 }
 
@@ -349,7 +345,7 @@ static void host_state(void)
 }
 
 /* Snapshot the current VMCS into an image for the pure checker. */
-static void vmcs_snapshot(struct vmcs_image *img)
+void vmcs_snapshot(struct vmcs_image *img)
 {
 	memset(img, 0, sizeof(*img));
 	for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++) {
@@ -394,9 +390,9 @@ static int vmcs01_setup(struct vcpu *v)
 	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
-	vmcs_write(VMCS_IO_BITMAP_A, io_bitmaps_pa);
-	vmcs_write(VMCS_IO_BITMAP_B, io_bitmaps_pa + PAGE_SIZE);
-	vmcs_write(VMCS_MSR_BITMAP, msr_bitmap_pa);
+	vmcs_write(VMCS_IO_BITMAP_A, vmx_io_bitmaps_pa);
+	vmcs_write(VMCS_IO_BITMAP_B, vmx_io_bitmaps_pa + PAGE_SIZE);
+	vmcs_write(VMCS_MSR_BITMAP, vmx_msr_bitmap_pa);
 	vmcs_write(VMCS_EPT_POINTER, s2pt_eptp(&v->vm->s2));
 	vmcs_write(VMCS_VPID, v->vm->asid);
 	vmcs_write(VMCS_VMCS_LINK_POINTER, ~0ull);
@@ -435,6 +431,23 @@ static void switch_msrs(struct vcpu *v)
 	wrmsr(0xc0000084, x->msr_sfmask);
 	wrmsr(MSR_KERNEL_GS_BASE, x->msr_kgsbase);
 	last_vcpu[cpu] = v;
+}
+
+void vmx_make_current(uint64_t pa)
+{
+	unsigned cpu = this_cpu()->index;
+	if (current_vmcs[cpu] != pa) {
+		vmptrld(pa);
+		current_vmcs[cpu] = pa;
+	}
+}
+
+void vmx_clear(uint64_t pa)
+{
+	unsigned cpu = this_cpu()->index;
+	vmclear(pa);
+	if (current_vmcs[cpu] == pa)
+		current_vmcs[cpu] = 0;
 }
 
 static void vmx_ensure_current(struct vcpu *v)
@@ -523,6 +536,11 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 {
 	struct vmx_vcpu *x = vx(v);
 	vmx_ensure_current(v);
+	/* An event for L1 that L1 takes as a VM exit ends L2's run before it starts. */
+	if (x->nested && v->vm->state == VM_RUNNING && nvmx_before_run(v, exit)) {
+		v->exit_tsc = rdtsc();
+		return;
+	}
 	if (v->vm->state != VM_RUNNING) {
 		memset(exit, 0, sizeof(*exit));
 		exit->kind = EXIT_INVALID;
@@ -549,7 +567,9 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 			vmcs_write(VMCS_PREEMPTION_TIMER_VALUE, ticks > 0xffffffffu ? 0xffffffffu : ticks);
 		}
 		if (armed != x->timer_armed) {
-			vmcs_write(VMCS_PIN_BASED_CONTROLS, armed ? want_pin : want_pin & ~PIN_PREEMPT_TIMER);
+			/* read-modify-write: vmcs02's pin controls are merged ones */
+			uint64_t pin = vmcs_read(VMCS_PIN_BASED_CONTROLS);
+			vmcs_write(VMCS_PIN_BASED_CONTROLS, armed ? pin | PIN_PREEMPT_TIMER : pin & ~(uint64_t)PIN_PREEMPT_TIMER);
 			x->timer_armed = armed;
 		}
 	} else if (v->run_until != UINT64_MAX) {
@@ -589,6 +609,9 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 		report_entry_checks(v);
 	}
 	decode_exit(v, reason, exit);
+	/* Nested VMX: the VMX instructions of L1, and every exit of L2. */
+	if (x->nested)
+		nvmx_after_exit(v, exit);
 }
 
 static uint64_t vmx_get_cr(struct vcpu *v, int cr)
@@ -683,6 +706,8 @@ static void vmx_inject_irq(struct vcpu *v, uint8_t vector)
 
 static bool vmx_irq_window_open(struct vcpu *v)
 {
+	if (vx(v)->nested && !nvmx_irq_injectable(v))
+		return false;
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	/* Blocking by STI/MOV SS ends once RIP has moved past the exiting
 	 * instruction (vmx_vcpu_run clears it then): do not let a stale
@@ -694,6 +719,8 @@ static bool vmx_irq_window_open(struct vcpu *v)
 
 static void vmx_request_irq_window(struct vcpu *v, bool on)
 {
+	if (on && vx(v)->nested && nvmx_irq_window_nested(v))
+		return;
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	struct vmx_vcpu *x = vx(v);
 	x->proc_ctls = on ? x->proc_ctls | PROC_IRQ_WINDOW : x->proc_ctls & ~PROC_IRQ_WINDOW;
@@ -704,6 +731,8 @@ static void vmx_request_irq_window(struct vcpu *v, bool on)
  * STI (some CPUs, Bochs among them, insist) and by NMI. */
 static bool vmx_nmi_window_open(struct vcpu *v)
 {
+	if (vx(v)->nested && !nvmx_nmi_injectable(v))
+		return false;
 	vmx_ensure_current(v);
 	return !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 0xb) &&
 	       !(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
@@ -717,6 +746,8 @@ static void vmx_inject_nmi(struct vcpu *v)
 
 static void vmx_request_nmi_window(struct vcpu *v, bool on)
 {
+	if (on && vx(v)->nested && nvmx_nmi_window_nested(v))
+		return;
 	vmx_ensure_current(v);
 	struct vmx_vcpu *x = vx(v);
 	if (!(want_pin & PIN_VIRTUAL_NMIS) || !vmx_ctl_ok(caps.procbased, x->proc_ctls | PROC_NMI_WINDOW))
@@ -791,7 +822,20 @@ static void vmx_set_long_mode_boot(struct vcpu *v, uint64_t cr3)
 	sync_long_mode();                              /* LMA and the IA-32e entry control */
 }
 
+static void vmx_report(struct vcpu *v)
+{
+	if (vx(v)->nested)
+		nvmx_report(v);
+}
+
+static int vmx_nested_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	return vx(v)->nested ? nvmx_msr_read(v, msr, val) : -1;
+}
+
 const struct vcpu_ops vmx_ops = {
+	.report = vmx_report,
+	.nested_msr_read = vmx_nested_msr_read,
 	.set_long_mode_boot = vmx_set_long_mode_boot,
 	.name = "VMX",
 	.hw_enable = vmx_hw_enable,

@@ -173,6 +173,12 @@ SCENARIOS = [
                      r"\[cpu\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm cpu ended: status 1 ",
                      r"vm hostile: vCPU 0: nested SVM: \d+ VMRUN \(19 invalid, [1-4] #GP\)"],
              reject=[r"\] FAIL:"]),
+    # Nested VMX (Bochs): a minimal guest hypervisor, VMLAUNCH/VMRESUME round trips.
+    Scenario("nvmx-smoke", "bochs", "mb2", cfg="nested-vmx-smoke.cfg", timeout=300, cpus=1,
+             modules=["build/guests/nvmx_smoke.elf"],
+             expect=[r"\[vsmoke\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vsmoke ended: status 1 ",
+                     r"vm vsmoke: vCPU 0: nested VMX: \d+ VMX instructions"],
+             reject=[r"\] FAIL:"]),
     Scenario("default-config", "qemu", "mb1", cpus=1,
              expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB",
                      r"\[demo\] Hello from a Nestor guest", r"\[demo\] SUMMARY: 2 passed, 0 failed"]),

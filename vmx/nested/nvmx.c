@@ -1,0 +1,697 @@
+/*
+ * Nested VMX at run time (see nvmx.h and docs/nested-vmx.md), the sibling
+ * of svm/nested/nsvm.c.  Each transition is one function:
+ *
+ *   l1_vmx_insn()     L1's VMXON ... INVVPID: operands in, result out
+ *   nested_entry()    L1 -> L2: check vmcs12, merge vmcs02, switch VMCSs
+ *   vmexit_to_l1()    L2 -> L1: the exit into vmcs12, L1's host state
+ *   l2_exit()         whose exit is it: L1's (reflect) or L0's (keep)
+ *   l2_ept()          EPT02 from EPT12 x EPT01, or L1's EPT exit
+ *
+ * The decisions are the pure cores' (vmx_insn.c, vmcs12.c, vmx_check.c,
+ * vmcs02_merge.c, exit_reflect.c, ept_compose.c); this file moves state
+ * between them and the hardware VMCSs.
+ */
+#include <string.h>
+#include "vmx/nested/nvmx.h"
+#include "vmx/nested/nvmx_arch.h"
+#include "vmx/nested/nvmx_caps.h"
+#include "vmx/nested/vmx_insn.h"
+#include "vmx/nested/vmcs12.h"
+#include "vmx/nested/vmcs02_merge.h"
+#include "vmx/nested/exit_reflect.h"
+#include "vmx/nested/ept_compose.h"
+#include "vmx/vmx.h"
+#include "vmx/vmx_check.h"
+#include "kernel/guest_insn.h"
+#include "kernel/log.h"
+#include "kernel/platform.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/cpu_caps.h"
+#include "arch/x86/traps.h"
+#include "mm/frame.h"
+
+#define VEC_UD 6
+#define VEC_PF 14
+#define INTR_VALID (1u << 31)
+#define PIN_PREEMPT (1u << 6)
+
+struct nvmx_vcpu {
+	struct vcpu *v;
+	struct nvmx_state st;          /* VMX operation, current vmcs12 (cached) */
+	uint64_t vmcs02_pa;            /* what the CPU runs for L2 */
+	bool vmcs02_launched;
+	bool in_l2;
+	struct vmcs_image *v01, *v02;  /* images: L1's registers, vmcs02 */
+	struct vmcs02_info info;
+	uint8_t *io_a, *io_b, *msr;    /* merged bitmaps (vmcs02_merge) */
+	/* EPT02: the shadow of EPT12 x EPT01 for the current EPTP12 */
+	struct s2pt ept02;
+	uint64_t ept02_eptp12;         /* 0: empty */
+	uint16_t last_vpid12;
+	/* L2's guest-physical space as kernel/ sees it while L2 runs */
+	struct gmem l2_mem;
+	struct gmem_view l2_view;
+	uint32_t l1_exit_pending;      /* 0, or an exit reason for L1 (1, 0 = NMI via flag) */
+	bool l1_nmi_pending;
+	struct nvmx_stats stats;
+};
+
+static struct vmx_caps adv;        /* what L1's CPU reports (nvmx_caps.c) */
+static bool adv_ready;
+
+static struct nvmx_vcpu *nested_of(struct vcpu *v) { return ((struct vmx_vcpu *)v->arch)->nested; }
+
+static uint64_t table_alloc(void *ctx)
+{
+	(void)ctx;
+	return frame_alloc_pages(1, 0);
+}
+
+static void table_free(void *ctx, uint64_t hpa)
+{
+	(void)ctx;
+	frame_free_pages(hpa, 1);
+}
+
+static void *alloc_bytes(size_t size)
+{
+	return (void *)frame_alloc_pages((size + PAGE_SIZE - 1) / PAGE_SIZE, 0);
+}
+
+/* VPID02: one per VM, beside the VMs' own (kernel/vm.c: id + 1). */
+static uint16_t vpid02_of(const struct vm *vm) { return (uint16_t)(CFG_MAX_VMS + 1 + vm->id); }
+
+static int ept01_lookup(void *ctx, uint64_t gpa, uint64_t *hpa, unsigned *perms, uint64_t *size)
+{
+	return s2pt_lookup(ctx, gpa, hpa, perms, size);
+}
+
+/* INVEPT all-context (type 2): drops every combined mapping (SDM 31 INVEPT). */
+static void invept_all(void)
+{
+	struct { uint64_t eptp, zero; } desc = { 0, 0 };
+	__asm__ volatile("invept %0, %1" : : "m"(desc), "r"(2ull) : "cc", "memory");
+}
+
+static void ept02_zap(struct nvmx_vcpu *n)
+{
+	if (n->ept02.tables > 1)
+		s2pt_clear(&n->ept02, table_free);
+	n->ept02_eptp12 = 0;
+	n->stats.ept02_zaps++;
+	invept_all();
+}
+
+static bool l1_uses_ept(const struct nvmx_vcpu *n)
+{
+	const struct vmcs_image *v12 = &n->st.vmcs12;
+	return (vmcs_get(v12, VMCS_PROC_BASED_CONTROLS) & NVMX_PROC_SECONDARY) &&
+	       (vmcs_get(v12, VMCS_SECONDARY_CONTROLS) & NVMX_PROC2_EPT);
+}
+
+/* ---- L2's guest-physical space, one page at a time (mm/gmem.h view) ---- */
+
+static bool l2_xlate(void *ctx, uint64_t gpa, struct gmem_range *out)
+{
+	struct nvmx_vcpu *n = ctx;
+	struct vm *vm = n->v->vm;
+	uint64_t page = gpa & ~(PAGE_SIZE - 1), l1_gpa = gpa, hpa;
+	unsigned perms;
+
+	if (l1_uses_ept(n)) {
+		if (s2pt_lookup(&n->ept02, page, &hpa, &perms, NULL) == 0) {
+			*out = (struct gmem_range){ .gpa = page, .size = PAGE_SIZE, .hpa = hpa,
+						    .kind = (perms & S2_W) ? GMEM_RAM : GMEM_ROM };
+			return true;
+		}
+		struct nvmx_ept_walk w = { .eptp12 = vmcs_get(&n->st.vmcs12, VMCS_EPT_POINTER),
+					   .l2_gpa = page, .access = NVMX_EPT_R,
+					   .maxphyaddr = cpu_caps.phys_bits };
+		struct nvmx_ept_result r;
+		enum nvmx_ept_kind k = nvmx_ept_compose(&vm->mem, &adv, &w, ept01_lookup, &vm->s2, &r);
+		if (k != NVMX_EPT_MAP && k != NVMX_EPT_L0_FAULT)
+			return false;
+		l1_gpa = r.l1_gpa;
+	}
+	const struct gmem_range *r1 = gmem_lookup(&vm->mem, l1_gpa);
+	if (!r1)
+		return false;
+	*out = (struct gmem_range){ .gpa = page, .size = PAGE_SIZE, .kind = r1->kind,
+				    .mmio_id = r1->mmio_id,
+				    .hpa = r1->hpa ? r1->hpa + ((l1_gpa & ~(PAGE_SIZE - 1)) - r1->gpa) : 0 };
+	return true;
+}
+
+int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
+{
+	if (!adv_ready) {
+		nvmx_advertise(vmx_hw_caps(), &adv);
+		adv_ready = true;
+	}
+	struct nvmx_vcpu *n = alloc_bytes(sizeof(*n));
+	if (!n)
+		return -1;
+	n->v = v;
+	n->vmcs02_pa = frame_alloc_pages(1, 0);
+	n->v01 = alloc_bytes(sizeof(*n->v01));
+	n->v02 = alloc_bytes(sizeof(*n->v02));
+	n->io_a = alloc_bytes(VMCS02_BITMAP_SIZE);
+	n->io_b = alloc_bytes(VMCS02_BITMAP_SIZE);
+	n->msr = alloc_bytes(VMCS02_BITMAP_SIZE);
+	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->io_a || !n->io_b || !n->msr ||
+	    s2pt_init(&n->ept02, S2_EPT, table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
+		return -1;
+	*(uint32_t *)n->vmcs02_pa = (uint32_t)(vmx_hw_caps()->basic & 0x7fffffff);
+	nvmx_state_init(&n->st);
+	gmem_init(&n->l2_mem);
+	n->l2_view = (struct gmem_view){ .xlate = l2_xlate, .ctx = n };
+	n->l2_mem.view = &n->l2_view;
+	x->nested = n;
+	return 0;
+}
+
+int nvmx_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	if (!v->vm->cfg->nested)
+		return -1;
+	if (msr == 0x3a) {
+		/* IA32_FEATURE_CONTROL: locked, VMXON outside SMX allowed (SDM 24.7) */
+		*val = (1ull << 0) | (1ull << 2);
+		return 0;
+	}
+	return nvmx_cap_msr(&adv, msr, val);
+}
+
+/* ---- L1's view at the instruction ---------------------------------------- */
+
+static struct nvmx_cpu l1_cpu(struct vcpu *v)
+{
+	uint64_t cr0 = vcpu_ops->get_cr(v, 0), efer = vcpu_ops->get_cr(v, VREG_EFER);
+	enum nvmx_mode mode = !(cr0 & 1) ? NVMX_MODE_REAL : (v->rflags & NVMX_RFLAGS_VM) ? NVMX_MODE_V86 :
+			      !(efer & (1ull << 10)) ? NVMX_MODE_PROT :
+			      vcpu_ops->guest_long_mode(v) ? NVMX_MODE_64 : NVMX_MODE_COMPAT;
+	return (struct nvmx_cpu){
+		.cpl = (unsigned)vcpu_ops->guest_cpl(v), .mode = mode,
+		.cr0 = cr0, .cr4 = vcpu_ops->get_cr(v, 4), .efer = efer, .rflags = v->rflags,
+		.movss_blocking = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 2,
+		.feature_control = (1ull << 0) | (1ull << 2),
+		.maxphyaddr = cpu_caps.phys_bits,
+	};
+}
+
+/* A memory operand of L1's instruction, through L1's page tables; a fault
+ * is injected (#PF with CR2, or #GP) and false returned. */
+static bool operand_io(struct vcpu *v, const struct nvmx_operand *op, void *buf, size_t len, bool write)
+{
+	bool mode64 = vcpu_ops->guest_cs_size(v) == 64;
+	uint64_t base = (!mode64 || op->seg == NVMX_SEG_FS || op->seg == NVMX_SEG_GS) ?
+			vcpu_ops->seg_base(v, (int)op->seg) : 0;
+	uint64_t la = nvmx_operand_linear(op, v->gpr, base, mode64);
+	uint32_t pf = 0;
+	uint64_t fla = 0;
+	enum gva_result r = write ? guest_linear_write(v, la, buf, len, &pf, &fla)
+				  : guest_linear_read(v, la, buf, len, 0, &pf, &fla);
+	if (r == GVA_OK)
+		return true;
+	if (r == GVA_PAGE_FAULT) {
+		vcpu_ops->set_cr(v, 2, fla);
+		vcpu_ops->inject_exception(v, VEC_PF, true, pf);
+	} else {
+		vcpu_ops->inject_exception(v, VEC_GP, true, 0);
+	}
+	return false;
+}
+
+/* ---- L2 -> L1 ------------------------------------------------------------- */
+
+/* L1 continues with vmcs12's host state (SDM 28.5): v01 holds L1's
+ * registers of the VMLAUNCH/VMRESUME; the host-state fields replace them
+ * and go into the hardware vmcs01. */
+static void resume_l1_at_host_state(struct vcpu *v, struct nvmx_vcpu *n)
+{
+	struct vmx_vcpu *x = v->arch;
+	vmcs02_load_l1_host_state(n->v01, &n->st.vmcs12, &adv);
+	vmx_make_current(x->vmcs01_pa);
+	for (unsigned i = 0; i < vmcs02_l1_state_count; i++) {
+		uint32_t f = vmcs02_l1_state_fields[i];
+		const struct vmcs_field *row = vmcs_field_find(f);
+		if (row && vmcs_field_exists(row, vmx_hw_caps()))
+			vmcs_write(f, vmcs_get(n->v01, f));
+	}
+	x->vmcs_pa = x->vmcs01_pa;
+	x->launched = true;
+	x->timer_armed = vmcs_read(VMCS_PIN_BASED_CONTROLS) & PIN_PREEMPT;
+	v->rip = x->exit_rip = vmcs_get(n->v01, VMCS_GUEST_RIP);
+	v->gpr[RSP] = vmcs_get(n->v01, VMCS_GUEST_RSP);
+	v->rflags = vmcs_get(n->v01, VMCS_GUEST_RFLAGS);
+	v->mem = &v->vm->mem;
+	n->in_l2 = false;
+	n->l1_exit_pending = 0;
+	v->halted = false;
+}
+
+/* An exit of L2 for L1 (SDM 28): into vmcs12, then L1's host state. */
+static void vmexit_to_l1(struct vcpu *v, struct nvmx_vcpu *n, const struct nvmx_exit *e)
+{
+	/* vmcs02 is current: bring its guest state up to date, then read it */
+	vmcs_write(VMCS_GUEST_RIP, v->rip);
+	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
+	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
+	vmcs_snapshot(n->v02);
+	vmcs02_exit_to_vmcs12(&n->st.vmcs12, n->v02, e, &n->info);
+	resume_l1_at_host_state(v, n);
+	n->stats.reflected++;
+}
+
+/* ---- L1 -> L2 ------------------------------------------------------------- */
+
+/* A VM entry of vmcs12 that fails after the instruction's checks (SDM
+ * 27.8): an exit to L1 with reason 33 or 34; L2 never ran. */
+static void entry_fails(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, uint64_t qual)
+{
+	vmcs02_entry_fail_to_vmcs12(&n->st.vmcs12, reason, qual);
+	resume_l1_at_host_state(v, n);
+	n->stats.entry_fail_exit++;
+}
+
+/* VM-entry MSR-load list of vmcs12 (SDM 26.4), loaded into L2's state
+ * once vmcs02 is current; 0, or the 1-based index of the bad entry. */
+static unsigned load_msr_list(struct vcpu *v, struct nvmx_vcpu *n)
+{
+	uint64_t count = vmcs_get(&n->st.vmcs12, VMCS_ENTRY_MSR_LOAD_COUNT);
+	uint64_t addr = vmcs_get(&n->st.vmcs12, VMCS_ENTRY_MSR_LOAD_ADDR);
+	for (uint64_t i = 0; i < count; i++) {
+		struct { uint32_t index, reserved; uint64_t data; } ent;
+		if (gmem_read(&v->vm->mem, addr + 16 * i, &ent, sizeof(ent)) || ent.reserved ||
+		    ent.index == 0xc0000100u || ent.index == 0xc0000101u ||   /* FS/GS base: 26.4 */
+		    (ent.index >> 8) == 0x8 ||                                  /* x2APIC range */
+		    msr_write(v, ent.index, ent.data))
+			return (unsigned)(i + 1);
+	}
+	return 0;
+}
+
+/* VMLAUNCH / VMRESUME passed the instruction checks (NVMX_ENTER). */
+static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsigned len)
+{
+	struct vmx_vcpu *x = v->arch;
+	struct vm *vm = v->vm;
+	struct vmcs_image *v12 = &n->st.vmcs12;
+
+	n->stats.entries++;
+	/* 1. L1's registers: the state to come back to. */
+	vmcs_write(VMCS_GUEST_RIP, v->rip + len);
+	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
+	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
+	vmcs_snapshot(n->v01);
+
+	/* 2. The checks of SDM 27.2-27.3 on vmcs12, as a table. */
+	struct vmx_check_failure fails[4];
+	int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
+	if (nf) {
+		uint32_t verdict = vmx_check_verdict(fails, nf);
+		log_warn("vm %s: vCPU %u: %s of vmcs12: fails SDM %s: %s", vm->cfg->name, v->index,
+			 launch ? "VMLAUNCH" : "VMRESUME", fails[0].sdm_ref, fails[0].name);
+		if (vmx_verdict_kind(verdict) == VMX_VERDICT_FAIL_VALID) {
+			struct nvmx_result r = nvmx_fail(&n->st, v->rflags, vmx_verdict_error(verdict));
+			v->rflags = r.rflags;
+			v->rip += len;
+			n->stats.entry_fail_valid++;
+		} else {
+			entry_fails(v, n, vmx_verdict_reason(verdict), vmx_verdict_qual(verdict));
+		}
+		return;
+	}
+
+	/* 3. EPT02 stands for the combined-mapping TLB of EPTP12 (and VPID12). */
+	uint64_t eptp12 = l1_uses_ept(n) ? vmcs_get(v12, VMCS_EPT_POINTER) : 0;
+	uint16_t vpid12 = (uint16_t)vmcs_get(v12, VMCS_VPID);
+	if (eptp12 != n->ept02_eptp12 || vpid12 != n->last_vpid12) {
+		ept02_zap(n);
+		n->last_vpid12 = vpid12;
+	}
+	n->ept02_eptp12 = eptp12;
+
+	/* 4. vmcs02 = vmcs12 (L2's state, L1's controls) + what L0 needs. */
+	struct vmcs02_l0 l0 = {
+		.pin = NVMX_PIN_EXTINT | NVMX_PIN_NMI | NVMX_PIN_VNMI,
+		.proc = NVMX_PROC_IO_BITMAPS | NVMX_PROC_MSR_BITMAPS | NVMX_PROC_SECONDARY,
+		.proc2 = NVMX_PROC2_EPT | ((vmx_hw_caps()->procbased2 >> 32) & NVMX_PROC2_VPID),
+		.exit = (uint32_t)vmcs_get(n->v01, VMCS_EXIT_CONTROLS),
+		.exception_bitmap = (uint32_t)vmcs_get(n->v01, VMCS_EXCEPTION_BITMAP),
+		.cr0_mask = vmcs_get(n->v01, VMCS_CR0_GUEST_HOST_MASK),
+		.cr4_mask = vmcs_get(n->v01, VMCS_CR4_GUEST_HOST_MASK),
+		.tsc_offset = vmcs_get(n->v01, VMCS_TSC_OFFSET),
+		.vpid02 = vpid02_of(vm),
+		.eptp02 = eptp12 ? s2pt_eptp(&n->ept02) : s2pt_eptp(&vm->s2),
+		.l0_io_a = (const uint8_t *)vmx_io_bitmaps_pa,
+		.l0_io_b = (const uint8_t *)(vmx_io_bitmaps_pa + PAGE_SIZE),
+		.l0_msr = (const uint8_t *)vmx_msr_bitmap_pa,
+		.io_a = n->io_a, .io_b = n->io_b, .msr = n->msr,
+		.io_a_hpa = (uint64_t)n->io_a, .io_b_hpa = (uint64_t)n->io_b, .msr_hpa = (uint64_t)n->msr,
+	};
+	vmcs02_merge(n->v02, v12, n->v01, &l0, vmx_hw_caps(), &vm->mem, &n->info);
+
+	/* 5. Into the hardware vmcs02: every field the CPU has that software
+	 * may write (SDM 25.11.3: VMCLEAR before its first VMPTRLD). */
+	if (!n->vmcs02_launched)
+		vmx_clear(n->vmcs02_pa);
+	vmx_make_current(n->vmcs02_pa);
+	for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++) {
+		const struct vmcs_field *f = &vmcs_field_table[i];
+		if (f->type != VMCS_TYPE_EXIT_INFO && vmcs_field_exists(f, vmx_hw_caps()))
+			vmcs_write(f->encoding, n->v02->v[i]);
+	}
+	x->vmcs_pa = n->vmcs02_pa;
+	x->launched = n->vmcs02_launched;
+	x->timer_armed = false;
+	v->rip = x->exit_rip = vmcs_get(n->v02, VMCS_GUEST_RIP);
+	v->gpr[RSP] = vmcs_get(n->v02, VMCS_GUEST_RSP);
+	v->rflags = vmcs_get(n->v02, VMCS_GUEST_RFLAGS);
+	v->mem = &n->l2_mem;
+	n->in_l2 = true;
+	if (launch)
+		nvmx_entry_done(&n->st);
+
+	/* 6. MSRs L1 asked to load on entry (26.4); a bad one fails it (34). */
+	unsigned bad = load_msr_list(v, n);
+	if (bad) {
+		log_warn("vm %s: vCPU %u: VM-entry MSR-load entry %u of vmcs12 is invalid", vm->cfg->name,
+			 v->index, bad);
+		entry_fails(v, n, VMX_EXIT_ENTRY_FAIL_MSR, bad);
+	}
+}
+
+/* ---- L1's VMX instructions (SDM 31) ---------------------------------------- */
+
+static const struct { uint16_t reason; uint8_t insn; bool operand; } vmx_insns[] = {
+	{ VMX_EXIT_VMCLEAR, NVMX_VMCLEAR, true },   { VMX_EXIT_VMLAUNCH, NVMX_VMLAUNCH, false },
+	{ VMX_EXIT_VMPTRLD, NVMX_VMPTRLD, true },   { VMX_EXIT_VMPTRST, NVMX_VMPTRST, true },
+	{ VMX_EXIT_VMREAD, NVMX_VMREAD, true },     { VMX_EXIT_VMRESUME, NVMX_VMRESUME, false },
+	{ VMX_EXIT_VMWRITE, NVMX_VMWRITE, true },   { VMX_EXIT_VMXOFF, NVMX_VMXOFF, false },
+	{ VMX_EXIT_VMXON, NVMX_VMXON, true },       { VMX_EXIT_INVEPT, NVMX_INVEPT, true },
+	{ VMX_EXIT_INVVPID, NVMX_INVVPID, true },
+};
+
+static void apply_flush(struct nvmx_vcpu *n, const struct nvmx_result *r)
+{
+	switch (r->flush) {
+	case NVMX_FLUSH_NONE:
+		break;
+	case NVMX_FLUSH_EPT_SINGLE:
+		if (r->eptp != n->ept02_eptp12)
+			break;
+		/* the EPT02 built from it goes */
+		__attribute__((fallthrough));
+	default:
+		/* EPT02 is the cache INVEPT/INVVPID empty (docs/nested-vmx.md);
+		 * VPID02 mappings go with the INVEPT. */
+		ept02_zap(n);
+		break;
+	}
+}
+
+static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, unsigned len)
+{
+	int k = -1;
+	for (unsigned i = 0; i < sizeof(vmx_insns) / sizeof(vmx_insns[0]); i++)
+		if (vmx_insns[i].reason == reason)
+			k = (int)i;
+	if (k < 0)
+		return false;
+	enum nvmx_insn insn = vmx_insns[k].insn;
+	struct nvmx_cpu cpu = l1_cpu(v);
+	struct nvmx_operand op = { 0 };
+	bool mode64 = cpu.mode == NVMX_MODE_64;
+	n->stats.insns++;
+	if (vmx_insns[k].operand &&
+	    !nvmx_decode_insn_info((uint32_t)vmcs_read(VMCS_VMX_INSTRUCTION_INFO),
+				   vmcs_read(VMCS_EXIT_QUALIFICATION), &op)) {
+		vcpu_ops->inject_exception(v, VEC_UD, false, 0);
+		return true;
+	}
+	enum nvmx_outcome pre = nvmx_insn_precheck(&n->st, &cpu, &adv, insn, op.is_reg);
+	if (pre == NVMX_INJECT_UD || pre == NVMX_INJECT_GP0) {
+		vcpu_ops->inject_exception(v, pre == NVMX_INJECT_UD ? VEC_UD : VEC_GP, pre == NVMX_INJECT_GP0, 0);
+		return true;
+	}
+	struct vm *vm = v->vm;
+	uint64_t ptr = 0, val = 0, desc[2] = { 0, 0 };
+	uint64_t reg2 = mode64 ? v->gpr[op.reg2] : (uint32_t)v->gpr[op.reg2];
+	struct nvmx_result r;
+	switch (insn) {
+	case NVMX_VMXON:
+	case NVMX_VMCLEAR:
+	case NVMX_VMPTRLD:
+		if (!op.is_reg && !operand_io(v, &op, &ptr, 8, false))
+			return true;
+		r = insn == NVMX_VMXON ? nvmx_vmxon(&n->st, &cpu, &adv, &vm->mem, op.is_reg, ptr) :
+		    insn == NVMX_VMCLEAR ? nvmx_vmclear(&n->st, &cpu, &adv, &vm->mem, op.is_reg, ptr) :
+		    nvmx_vmptrld(&n->st, &cpu, &adv, &vm->mem, op.is_reg, ptr);
+		break;
+	case NVMX_VMXOFF:
+		r = nvmx_vmxoff(&n->st, &cpu, &adv, &vm->mem);
+		break;
+	case NVMX_VMPTRST:
+		r = nvmx_vmptrst(&n->st, &cpu, &adv, op.is_reg);
+		break;
+	case NVMX_VMREAD:
+		r = nvmx_vmread(&n->st, &cpu, &adv, reg2);
+		break;
+	case NVMX_VMWRITE:
+		if (op.is_reg)
+			val = mode64 ? v->gpr[op.reg1] : (uint32_t)v->gpr[op.reg1];
+		else if (!operand_io(v, &op, &val, mode64 ? 8 : 4, false))
+			return true;
+		r = nvmx_vmwrite(&n->st, &cpu, &adv, reg2, val);
+		break;
+	case NVMX_VMLAUNCH:
+	case NVMX_VMRESUME:
+		r = nvmx_vmentry(&n->st, &cpu, &adv, insn == NVMX_VMLAUNCH);
+		break;
+	case NVMX_INVEPT:
+	case NVMX_INVVPID:
+		if (!op.is_reg && !operand_io(v, &op, desc, 16, false))
+			return true;
+		r = insn == NVMX_INVEPT ? nvmx_invept(&n->st, &cpu, &adv, op.is_reg, reg2, desc)
+					: nvmx_invvpid(&n->st, &cpu, &adv, op.is_reg, reg2, desc);
+		break;
+	default:
+		return false;
+	}
+	switch (r.outcome) {
+	case NVMX_INJECT_UD:
+	case NVMX_INJECT_GP0:
+		vcpu_ops->inject_exception(v, r.outcome == NVMX_INJECT_UD ? VEC_UD : VEC_GP,
+					   r.outcome == NVMX_INJECT_GP0, 0);
+		return true;
+	case NVMX_ENTER:
+		nested_entry(v, n, insn == NVMX_VMLAUNCH, len);
+		return true;
+	default:
+		break;
+	}
+	/* VMsucceed / VMfail: the result, then past the instruction. */
+	if (insn == NVMX_VMREAD && r.outcome == NVMX_SUCCEED) {
+		if (op.is_reg)
+			v->gpr[op.reg1] = mode64 ? r.value : (uint32_t)r.value;
+		else if (!operand_io(v, &op, &r.value, mode64 ? 8 : 4, true))
+			return true;
+	}
+	if (insn == NVMX_VMPTRST && r.outcome == NVMX_SUCCEED && !operand_io(v, &op, &r.value, 8, true))
+		return true;
+	if (r.outcome == NVMX_FAIL_VALID)
+		log_debug("vm %s: vCPU %u: VMX instruction %u: VMfailValid %u", vm->cfg->name, v->index,
+			  (unsigned)insn, r.error);
+	apply_flush(n, &r);
+	v->rflags = r.rflags;
+	v->rip += len;
+	if (!mode64)
+		v->rip &= 0xffffffffu;
+	return true;
+}
+
+/* ---- L2's exits ---------------------------------------------------------- */
+
+static void read_exit(struct vcpu *v, uint32_t reason, struct nvmx_exit *e)
+{
+	*e = (struct nvmx_exit){
+		.reason = reason,
+		.qual = vmcs_read(VMCS_EXIT_QUALIFICATION),
+		.gla = vmcs_read(VMCS_GUEST_LINEAR_ADDRESS),
+		.gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS),
+		.intr_info = (uint32_t)vmcs_read(VMCS_EXIT_INTR_INFO),
+		.intr_error = (uint32_t)vmcs_read(VMCS_EXIT_INTR_ERROR_CODE),
+		.idt_info = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_INFO),
+		.idt_error = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_ERROR_CODE),
+		.insn_len = (uint32_t)vmcs_read(VMCS_EXIT_INSTRUCTION_LEN),
+		.insn_info = (uint32_t)vmcs_read(VMCS_VMX_INSTRUCTION_INFO),
+	};
+	(void)v;
+}
+
+/* EPT violation of vmcs02 (SDM 29.3.3.2) while L1 uses EPT: compose
+ * EPT02, or it is L1's EPT exit, or L1's MMIO (e->npf.gpa becomes it).
+ * true: done (mapped, or reflected). */
+static bool l2_ept(struct vcpu *v, struct nvmx_vcpu *n, struct nvmx_exit *x, struct vm_exit *e)
+{
+	struct vm *vm = v->vm;
+	unsigned access = (x->qual & 4) ? NVMX_EPT_X : (x->qual & 2) ? NVMX_EPT_W : NVMX_EPT_R;
+	struct nvmx_ept_walk w = {
+		.eptp12 = n->ept02_eptp12, .l2_gpa = x->gpa, .access = access,
+		.gla_valid = (x->qual >> 7) & 1, .gla_translation = (x->qual >> 8) & 1,
+		.maxphyaddr = cpu_caps.phys_bits,
+	};
+	struct nvmx_ept_result r;
+	switch (nvmx_ept_compose(&vm->mem, &adv, &w, ept01_lookup, &vm->s2, &r)) {
+	case NVMX_EPT_MAP:
+		if (s2pt_map(&n->ept02, r.gpa, r.hpa, r.size, r.perms, S2_EPT_MT_WB))
+			ept02_zap(n);
+		n->stats.ept02_fills++;
+		return true;
+	case NVMX_EPT_VIOLATION:
+	case NVMX_EPT_MISCONFIG: {
+		struct nvmx_exit to_l1 = *x;
+		if (r.kind == NVMX_EPT_VIOLATION) {
+			to_l1.qual = r.qual | (x->qual & (1u << 12));  /* NMI unblocking (28.2.1) */
+		} else {
+			to_l1.reason = VMX_EXIT_EPT_MISCONFIG;
+			to_l1.qual = 0;
+		}
+		n->stats.ept_to_l1++;
+		vmexit_to_l1(v, n, &to_l1);
+		return true;
+	}
+	default:
+		e->npf.gpa = r.l1_gpa;  /* L2 reaches L1's MMIO: L0's device model */
+		return false;
+	}
+}
+
+static bool l2_exit(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, struct vm_exit *e)
+{
+	struct vmx_vcpu *x = v->arch;
+	n->vmcs02_launched = x->launched = true;
+	struct nvmx_exit ex;
+	read_exit(v, reason, &ex);
+	if (reason & (1u << 31)) {
+		/* vmcs02 refused by the CPU: its guest state came from L1. */
+		log_warn("vm %s: vCPU %u: the CPU refused vmcs02 (reason %u): VM-entry failure to L1",
+			 v->vm->cfg->name, v->index, reason & 0xffff);
+		entry_fails(v, n, reason & 0xffff, ex.qual);
+		return true;
+	}
+	uint16_t basic = reason & 0xffff;
+	if (basic == VMX_EXIT_EPT_VIOLATION && l1_uses_ept(n))
+		return l2_ept(v, n, &ex, e);
+	struct nvmx_reflect_ctx ctx = {
+		.msr = (uint32_t)v->gpr[RCX],
+		.l1_timer_expired = vmcs02_l1_timer_expired(&n->info, reason),
+	};
+	if (basic == VMX_EXIT_CR_ACCESS)
+		ctx.cr_value = v->gpr[(ex.qual >> 8) & 15];
+	if (!nvmx_reflect_exit_to_l1(&n->st.vmcs12, &ex, &ctx, &v->vm->mem)) {
+		n->stats.l2_exits_l0++;
+		return false;   /* L0's: the common handlers, on vmcs02 */
+	}
+	vmexit_to_l1(v, n, &ex);
+	return true;
+}
+
+void nvmx_after_exit(struct vcpu *v, struct vm_exit *e)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	uint32_t reason = (uint32_t)e->reason;
+	bool done = n->in_l2 ? l2_exit(v, n, reason, e) : l1_vmx_insn(v, n, reason & 0xffff, e->insn_len);
+	if (done) {
+		memset(e, 0, sizeof(*e));
+		e->kind = EXIT_NESTED;
+		e->reason = reason;
+	}
+}
+
+/* ---- events for L1 while L2 runs (SDM 26.2, 28.2.2) ------------------------ */
+
+bool nvmx_irq_injectable(struct vcpu *v)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	return !n->in_l2 || !nvmx_l1_wants_extint(&n->st.vmcs12);
+}
+
+bool nvmx_nmi_injectable(struct vcpu *v)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	return !n->in_l2 || !nvmx_l1_wants_nmi(&n->st.vmcs12);
+}
+
+bool nvmx_irq_window_nested(struct vcpu *v)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	if (!n->in_l2 || !nvmx_l1_wants_extint(&n->st.vmcs12))
+		return false;
+	n->l1_exit_pending = VMX_EXIT_EXTERNAL_INTERRUPT;
+	return true;
+}
+
+bool nvmx_nmi_window_nested(struct vcpu *v)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	if (!n->in_l2 || !nvmx_l1_wants_nmi(&n->st.vmcs12))
+		return false;
+	n->l1_nmi_pending = true;
+	return true;
+}
+
+/* An external interrupt (or NMI) for L1 that L1 takes as a VM exit: with
+ * "acknowledge interrupt on exit" the vector is taken from L1's LAPIC and
+ * reported in the exit's interruption information (SDM 28.2.2). */
+bool nvmx_before_run(struct vcpu *v, struct vm_exit *e)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	if (!n->in_l2 || (!n->l1_exit_pending && !n->l1_nmi_pending))
+		return false;
+	struct nvmx_exit ex = { .reason = VMX_EXIT_EXTERNAL_INTERRUPT };
+	if (n->l1_nmi_pending) {
+		ex.reason = VMX_EXIT_EXCEPTION_NMI;
+		ex.intr_info = INTR_VALID | (2u << 8) | 2;
+		__atomic_store_n(&v->pending_nmi, false, __ATOMIC_RELEASE);
+	} else if (vmcs_get(&n->st.vmcs12, VMCS_EXIT_CONTROLS) & NVMX_EXIT_ACK_INTR) {
+		spin_lock(&v->irq_lock);
+		int vec = vlapic_pending(&v->lapic);
+		if (vec >= 0)
+			vlapic_ack(&v->lapic, (uint8_t)vec);
+		spin_unlock(&v->irq_lock);
+		if (vec >= 0)
+			ex.intr_info = INTR_VALID | (uint32_t)vec;
+	}
+	n->l1_nmi_pending = false;
+	vmx_make_current(n->vmcs02_pa);
+	/* An event L0 was about to inject into L2 is L1's to re-inject: it is
+	 * reported as IDT-vectoring information (27.2.4 / 28.2.4). */
+	uint32_t pending = (uint32_t)vmcs_read(VMCS_ENTRY_INTR_INFO);
+	if (pending & INTR_VALID) {
+		ex.idt_info = pending;
+		ex.idt_error = (uint32_t)vmcs_read(VMCS_ENTRY_EXCEPTION_ERROR_CODE);
+		vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+	}
+	n->stats.intr_to_l1++;
+	vmexit_to_l1(v, n, &ex);
+	memset(e, 0, sizeof(*e));
+	e->kind = EXIT_NESTED;
+	e->reason = ex.reason;
+	return true;
+}
+
+void nvmx_report(struct vcpu *v)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	const struct nvmx_stats *t = &n->stats;
+	if (!t->insns)
+		return;
+	log_info("vm %s: vCPU %u: nested VMX: %lu VMX instructions, %lu VM entries (%lu VMfailValid, "
+		 "%lu entry-failure exits), %lu L2 exits to L1, %lu kept by L0, EPT02 %lu fills %lu zaps, "
+		 "%lu EPT exits to L1, %lu INTR/NMI to L1",
+		 v->vm->cfg->name, v->index, t->insns, t->entries, t->entry_fail_valid, t->entry_fail_exit,
+		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1);
+}
