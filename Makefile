@@ -108,7 +108,7 @@ UNIT_SRCS_test_nsvm_reflect := svm/nested/exit_reflect.c mm/gmem.c
 UNIT_SRCS_test_nsvm_npt     := svm/nested/npt_compose.c mm/gmem.c
 UNIT_SRCS_test_nvmx_vmcs12  := vmx/nested/vmcs12.c vmx/vmcs_fields.c mm/gmem.c
 UNIT_SRCS_test_nvmx_insn    := vmx/nested/vmx_insn.c vmx/nested/vmcs12.c vmx/vmcs_fields.c mm/gmem.c
-UNIT_SRCS_test_nvmx_merge   := vmx/nested/vmcs02_merge.c vmx/vmcs_fields.c mm/gmem.c
+UNIT_SRCS_test_nvmx_merge   := vmx/nested/vmcs02_merge.c vmx/nested/exit_reflect.c vmx/vmcs_fields.c mm/gmem.c
 UNIT_SRCS_test_nvmx_reflect := vmx/nested/exit_reflect.c vmx/vmcs_fields.c mm/gmem.c
 UNIT_SRCS_test_nvmx_ept     := vmx/nested/ept_compose.c mm/gmem.c
 UNIT_SRCS_test_nvmx_caps    := vmx/nested/nvmx_caps.c vmx/nested/vmcs12.c vmx/vmcs_fields.c mm/gmem.c
@@ -135,7 +135,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 $(BUILD)/unit/%: tests/unit/%.c $$(UNIT_SRCS_%) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
-	@$(CC) $(HOST_CFLAGS) -o $@ $< $(UNIT_SRCS_$*) -lcmocka
+	@$(CC) $(HOST_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(UNIT_SRCS_$*) -lcmocka
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do $$t; done
 
@@ -168,7 +168,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRCS_%) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  FUZZCC  $@"
 	@clang -g -O1 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ $< $(FUZZ_SRCS_$*)
+		-MMD -MP -MF $@.d -o $@ $< $(FUZZ_SRCS_$*)
 
 # Each target runs over its committed corpus (regressions) and then explores
 # for a bounded time; new inputs go to build/, not into the repository.
@@ -222,4 +222,4 @@ clean:
 	rm -rf $(BUILD)/kernel $(BUILD)/efi $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/integ \
 		$(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI
 
--include $(KERNEL_OBJ:.o=.d) $(GUEST_RT_OBJ:.o=.d)
+-include $(KERNEL_OBJ:.o=.d) $(GUEST_RT_OBJ:.o=.d) $(UNIT_TESTS:=.d) $(FUZZ_TARGETS:=.d)

@@ -129,8 +129,11 @@ static bool handle_hypercall(struct vcpu *v, struct vm_exit *e)
 
 bool handle_exit(struct vcpu *v, struct vm_exit *e)
 {
+	unsigned l = exit_level(e->level);
 	v->stats.total++;
 	v->stats.by_kind[e->kind]++;
+	v->stats.level_total[l]++;
+	v->stats.by_level[l][e->kind]++;
 	switch (e->kind) {
 	case EXIT_CPUID:
 		return handle_cpuid(v, e);

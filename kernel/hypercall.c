@@ -2,6 +2,7 @@
 #include <string.h>
 #include "kernel/platform.h"
 #include "kernel/log.h"
+#include "kernel/trace_l0.h"
 
 long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3)
 {
@@ -32,6 +33,13 @@ long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a
 			return HC_ERR_FAULT;
 		return (long)n;
 	}
+	case HC_TRACE:
+		if (a1 == HC_TRACE_OFF || a1 == HC_TRACE_ON)
+			return trace_l0_set(vm, v, a1 == HC_TRACE_ON) ? HC_ERR_INVALID : 0;
+		if (a1 != HC_TRACE_DUMP)
+			return HC_ERR_INVALID;
+		trace_l0_dump_all();
+		return 0;
 	default:
 		return HC_ERR_INVALID;
 	}

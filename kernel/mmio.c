@@ -140,6 +140,7 @@ bool mmio_exit(struct vcpu *v, const struct vm_exit *e)
 	uint64_t gpa = e->npf.gpa;
 	const struct gmem_range *r = gmem_lookup(&vm->mem, gpa);
 	v->stats.by_kind[EXIT_MMIO]++;
+	v->stats.by_level[exit_level(e->level)][EXIT_MMIO]++;
 	if (r && r->kind == GMEM_RAM) {
 		log_err("vm %s: nested page fault on RAM at %#lx (NPT01 should map it)", vm->cfg->name, gpa);
 		vcpu_ops->dump(v);

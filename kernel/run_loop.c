@@ -9,6 +9,7 @@
 #include "kernel/backend.h"
 #include "kernel/log.h"
 #include "kernel/vintr.h"
+#include "kernel/trace_l0.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/lapic.h"
 #include "arch/x86/percpu.h"
@@ -19,6 +20,7 @@ static struct vm vms[CFG_MAX_VMS];
 static unsigned vm_count;
 static struct vcpu *pcpu_vcpus[MAX_CPUS][CFG_MAX_VMS * VM_MAX_VCPUS];
 static unsigned pcpu_nvcpus[MAX_CPUS];
+static volatile unsigned aps_running;  /* APs still in pcpu_run */
 
 /* A VM whose every vCPU is halted with interrupts off (or waits for a SIPI
  * no one will send) can never run again: `cli; hlt` is how a guest stops. */
@@ -66,6 +68,7 @@ static void run_vcpu(struct vcpu *v)
 	}
 	uint64_t exited = 0;
 	unsigned last_kind = 0;
+	trace_l0_select(v);
 	while (v->vm->state == VM_RUNNING) {
 		/* The guest must come back by its next virtual-timer event and,
 		 * when it shares the CPU, by the end of its slice (interrupt
@@ -85,9 +88,11 @@ static void run_vcpu(struct vcpu *v)
 		 * reaching its EOI. */
 		if (v->run_until != UINT64_MAX && v->run_until < now + min_run_ticks)
 			v->run_until = now + min_run_ticks;
+		uint8_t level = v->level;
 		vcpu_ops->vcpu_run(v, &exit);
 		exited = v->exit_tsc; /* includes the backend's own work (nested transitions) */
 		last_kind = exit.kind;
+		exit.level = level;   /* the level that ran: nested code may have switched since */
 		bool go_on = handle_exit(v, &exit);
 		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))
 			return;
@@ -107,6 +112,7 @@ static void pcpu_run(void)
 		return;
 	}
 	for (;;) {
+		trace_l0_serve(me);
 		bool live = false, ran = false;
 		uint64_t deadline = UINT64_MAX;
 		for (unsigned i = 0; i < pcpu_nvcpus[me]; i++) {
@@ -136,6 +142,12 @@ static void pcpu_run(void)
 	}
 }
 
+static void ap_run(void)
+{
+	pcpu_run();
+	__atomic_sub_fetch(&aps_running, 1, __ATOMIC_ACQ_REL);
+}
+
 int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
 {
 	if (!backend_choose()) {
@@ -144,6 +156,7 @@ int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
 	}
 	int failed = 0;
 	unsigned next_pcpu = 0;
+	trace_l0_init();
 	for (unsigned i = 0; i < cfg->vm_count; i++) {
 		struct vm *vm = &vms[vm_count];
 		if (vm_create(vm, &cfg->vms[i], vm_count, bi)) {
@@ -151,6 +164,8 @@ int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
 			continue;
 		}
 		vm_count++;
+		if (cfg->trace || vm->cfg->trace)  /* global or this VM's `trace = on` */
+			trace_l0_set(vm, NULL, true);
 		for (unsigned k = 0; k < vm->nvcpus; k++) {
 			unsigned p = next_pcpu++ % cpus_online;
 			vm->vcpu[k].pcpu = p;
@@ -158,12 +173,17 @@ int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
 		}
 	}
 	for (unsigned p = 1; p < cpus_online; p++)
-		if (pcpu_nvcpus[p])
-			smp_run_on(p, pcpu_run);
+		if (pcpu_nvcpus[p]) {
+			__atomic_add_fetch(&aps_running, 1, __ATOMIC_ACQ_REL);
+			smp_run_on(p, ap_run);
+		}
 	pcpu_run();
-	while (vms_alive())
+	/* With tracing, also wait for the APs to leave their guests: then no
+	 * CPU writes a ring and the last records can be dumped from here. */
+	while (vms_alive() || (trace_l0_used() && aps_running))
 		cpu_relax();
 	for (unsigned i = 0; i < vm_count; i++)
 		vm_print_exit_table(&vms[i]);
+	trace_l0_flush();
 	return failed;
 }

@@ -29,6 +29,7 @@ struct vm_exit {
 	enum exit_kind kind;
 	uint64_t reason;       /* the vendor's raw exit code, for statistics and dumps */
 	uint8_t insn_len;      /* length of the exiting instruction, when known (0 = not) */
+	uint8_t level;         /* the level that ran and exited (set by the run loop) */
 	union {
 		struct { uint16_t port; uint8_t size; bool in, string, rep; } io;
 		struct { uint32_t msr; } msr;
@@ -93,6 +94,11 @@ struct vcpu {
 	uint64_t run_until;     /* TSC: the backend makes the guest exit by then (slice, virtual timer) */
 	uint64_t slice_end;     /* TSC: end of its time slice on a shared CPU */
 	bool halted;
+	/* The level running on this vCPU: 1 for L1, 2 while L1's guest runs.
+	 * The nested code sets it when it switches VMCBs (svm/nested/nsvm.c);
+	 * the run loop counts, and the backend traces, exits by it.
+	 * TODO(nested VMX): vmx/nested sets it on VMLAUNCH/VMRESUME and on the exit to L1. */
+	uint8_t level;
 	uint64_t mtrr_def_type;
 	uint64_t vm_hsave_pa;    /* nested SVM: L1's VM_HSAVE_PA */
 	uint64_t long_mode_cr3;  /* ELF64 boot: applied by the backend before the first entry */
@@ -104,7 +110,7 @@ struct vcpu {
 	uint32_t eoi_pending[8]; /* level EOIs seen under irq_lock, for the IOAPIC */
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
-	struct hc_exit_stats stats;
+	struct hc_exit_stats stats; /* exits by kind, all levels and per level */
 	struct exit_costs costs; /* L0 ticks per exit, exit to re-entry (kernel/exit_cost.c) */
 };
 
@@ -122,6 +128,7 @@ struct vm {
 	volatile enum vm_state state;
 	int exit_status;
 	const char *end_reason;
+	volatile bool trace;     /* its transitions go to the trace rings (kernel/trace_l0.c) */
 	/* platform */
 	uint32_t pci_addr;
 	bool logged_hole_read, logged_hole_write;
@@ -136,6 +143,12 @@ struct vm {
 	unsigned line_len;
 	struct spinlock lock;
 };
+
+/* A level's index in the per-level arrays of struct hc_exit_stats (L1: 0). */
+static inline unsigned exit_level(unsigned level)
+{
+	return level - 1 < HC_EXIT_LEVELS ? level - 1 : 0;
+}
 
 /* kernel/exits.c: the common exit handlers; returns false when the vCPU
  * must stop running (its VM ended). */

@@ -10,6 +10,7 @@
 #include "kernel/log.h"
 #include "kernel/guest_load.h"
 #include "kernel/vintr.h"
+#include "kernel/trace_l0.h"
 #include "drivers/platform/guest_acpi.h"
 #include "arch/x86/cpu_caps.h"
 #include "mm/frame.h"
@@ -44,16 +45,33 @@ void vm_console_putc(struct vm *vm, char c)
 	spin_unlock(&vm->lock);
 }
 
+/* " CPUID=12 HLT=3 ...": the kinds with exits, appended at line[n]. */
+static void format_kinds(char *line, size_t size, int n, const unsigned long long *by_kind)
+{
+	for (unsigned k = 0; k < EXIT_KIND_COUNT && n < (int)size - 24; k++)
+		if (by_kind[k])
+			n += snprintf(line + n, size - (size_t)n, " %s=%llu", exit_kind_names[k], by_kind[k]);
+}
+
 void vm_print_exit_table(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		const struct hc_exit_stats *s = &vm->vcpu[i].stats;
 		char line[400];
 		int n = snprintf(line, sizeof(line), "vm %s: vCPU %u: %llu exits:", vm->cfg->name, i, s->total);
-		for (unsigned k = 0; k < EXIT_KIND_COUNT && n < (int)sizeof(line) - 24; k++)
-			if (s->by_kind[k])
-				n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", exit_kind_names[k], s->by_kind[k]);
+		format_kinds(line, sizeof(line), n, s->by_kind);
 		kprint("%s\n", line);
+		/* By level, once a nested guest has exited: which level made L0 work. */
+		if (s->level_total[0] != s->total) {
+			for (unsigned l = 0; l < HC_EXIT_LEVELS; l++) {
+				if (!s->level_total[l])
+					continue;
+				n = snprintf(line, sizeof(line), "vm %s: vCPU %u: L%u: %llu exits:", vm->cfg->name, i, l + 1,
+					     s->level_total[l]);
+				format_kinds(line, sizeof(line), n, s->by_level[l]);
+				kprint("%s\n", line);
+			}
+		}
 		char costs[1024];
 		if (exit_cost_format(&vm->vcpu[i].costs, exit_kind_names, costs, sizeof(costs)))
 			kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n%s",
@@ -80,6 +98,8 @@ void vm_end(struct vm *vm, int status, const char *why)
 	}
 	spin_unlock(&vm->lock);
 	kprint("NESTOR: vm %s ended: status %d (%s)\n", vm->cfg->name, status, why);
+	if (vm->trace)
+		trace_l0_dump_all();
 	__atomic_sub_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);
 	/* Its vCPUs' CPUs may be idle waiting for them: let them look. */
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -198,6 +218,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 		v->vm = vm;
 		v->mem = &vm->mem;
 		v->index = i;
+		v->level = 1;
 		if (vcpu_ops->vcpu_create(v)) {
 			log_err("vm %s: cannot create vCPU %u", cfg->name, i);
 			return -1;

@@ -16,6 +16,7 @@
 #include "kernel/platform.h"
 #include "kernel/log.h"
 #include "kernel/guest_insn.h"
+#include "kernel/trace_l0.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/percpu.h"
@@ -260,6 +261,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 		lapic_timer_until(VEC_LAPIC_TIMER, v->run_until);
 	}
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
+	trace_entry(v);
 	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);
 	v->exit_tsc = rdtsc();
 	/* (vm is still the VMCB that ran; nested work below may switch.) */
@@ -268,6 +270,10 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	v->gpr[RSP] = vm->save.rsp;
 	v->rip = vm->save.rip;
 	v->rflags = vm->save.rflags;
+	/* Traced before nested code may switch levels: the level that exited.
+	 * L1's VMRUN is marked: there ends its handling of an L2 exit. */
+	trace_exit(v, (vm->ctl.exit_code == SVM_EXIT_VMRUN && s->nested) ? TRACE_VMRUN : TRACE_EXIT,
+		   vm->ctl.exit_code, vm->ctl.exit_info1);
 	vm->ctl.tlb_control = 0;
 	vm->ctl.clean = 0;
 	/* An event that was being delivered when the exit happened must be

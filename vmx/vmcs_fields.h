@@ -356,7 +356,7 @@ enum vmcs_feature {
 	X(HOST_IDTR_BASE,           0x6c0e, NAT, HOST,      0, ALWAYS)                  \
 	X(HOST_IA32_SYSENTER_ESP,   0x6c10, NAT, HOST,      0, ALWAYS)                  \
 	X(HOST_IA32_SYSENTER_EIP,   0x6c12, NAT, HOST,      0, ALWAYS)                  \
-	X(HOST_RSP,                 0x6c14, NAT, HOST,      0, ALWAYS)                  \
+	X(HOST_RSP,                 0x6c14, NAT, HOST,      1, ALWAYS)                  \
 	X(HOST_RIP,                 0x6c16, NAT, HOST,      0, ALWAYS)                  \
 	X(HOST_IA32_S_CET,          0x6c18, NAT, HOST,      0, CET)                     \
 	X(HOST_SSP,                 0x6c1a, NAT, HOST,      0, CET)                     \
@@ -396,6 +396,7 @@ const struct vmcs_field *vmcs_field_find(uint32_t encoding);
 
 /* The dense index 0..VMCS_FIELD_COUNT-1 of an encoding, or -1. */
 int vmcs_field_index(uint32_t encoding);
+int vmcs_field_index_slow(uint32_t encoding);  /* the binary search, for tests */
 
 /* Bits a field holds: 16, 32 or 64 (natural width is 64 on Intel 64). */
 static inline unsigned vmcs_field_bits(const struct vmcs_field *f)
@@ -420,13 +421,46 @@ struct vmcs_image {
 	uint64_t v[VMCS_FIELD_COUNT];
 };
 
+extern const uint8_t vmcs_index_by_enc[16][512];     /* dense index + 1, or 0 */
+extern const uint64_t vmcs_width_mask[VMCS_FIELD_COUNT];
+
+/* The dense index of an encoding (full, or the high half of a 64-bit
+ * field), or -1: one table load (vmcs_fields.c). */
+static inline int vmcs_index_of(uint32_t encoding)
+{
+	if (encoding & 0xffff9000u)   /* bit 12 and bits 31:15 are reserved (25.11.2) */
+		return -1;
+	unsigned i = vmcs_index_by_enc[((encoding >> 11) & 0xc) | ((encoding >> 10) & 3)][(encoding >> 1) & 0x1ff];
+	/* the access-type bit 0 must be 0, or 1 for the high half of a 64-bit field */
+	if (i == 0 || ((encoding & 1u) && vmcs_field_table[i - 1].width != VMCS_WIDTH_64))
+		return -1;
+	return (int)i - 1;
+}
+
 /* Value of a field (by encoding; the high half of a 64-bit field gives
  * bits 63:32), or 0 for an unknown encoding. */
-uint64_t vmcs_get(const struct vmcs_image *img, uint32_t encoding);
+static inline uint64_t vmcs_get(const struct vmcs_image *img, uint32_t encoding)
+{
+	int i = vmcs_index_of(encoding);
+	if (i < 0)
+		return 0;
+	uint64_t v = img->v[i] & vmcs_width_mask[i];
+	return (encoding & 1u) ? v >> 32 : v;
+}
 
 /* VMWRITE semantics: truncate to the width; a high-half encoding replaces
  * bits 63:32 only.  False (and nothing written) for an unknown encoding. */
-bool vmcs_set(struct vmcs_image *img, uint32_t encoding, uint64_t value);
+static inline bool vmcs_set(struct vmcs_image *img, uint32_t encoding, uint64_t value)
+{
+	int i = vmcs_index_of(encoding);
+	if (i < 0)
+		return false;
+	if (encoding & 1u)
+		img->v[i] = (img->v[i] & 0xffffffffull) | ((value & 0xffffffffull) << 32);
+	else
+		img->v[i] = value & vmcs_width_mask[i];
+	return true;
+}
 
 /* ---- VM-instruction error numbers (vol. 3C 31.4, Table 31-1) ---- */
 

@@ -581,6 +581,13 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	v->exit_tsc = rdtsc();
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
 	x->cr2 = read_cr2();
+	if (r && x->nested && nvmx_in_l2(v)) {
+		/* vmcs02 refused: L1's VMLAUNCH/VMRESUME fails as its CPU would */
+		nvmx_entry_vmfail(v, r == 2 ? (uint32_t)vmcs_read(VMCS_VM_INSTRUCTION_ERROR) : 0);
+		memset(exit, 0, sizeof(*exit));
+		exit->kind = EXIT_NESTED;
+		return;
+	}
 	if (r) {
 		uint32_t err = r == 2 ? (uint32_t)vmcs_read(VMCS_VM_INSTRUCTION_ERROR) : 0;
 		log_err("vmx: %s failed: %s", x->launched ? "VMRESUME" : "VMLAUNCH",

@@ -20,6 +20,7 @@
 #include "kernel/guest_insn.h"
 #include "kernel/log.h"
 #include "kernel/platform.h"
+#include "kernel/trace_l0.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/percpu.h"
@@ -256,11 +257,13 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	v->rflags = v01->save.rflags;
 	s->vmcb = v01;
 	v->mem = &v->vm->mem;
+	v->level = 1;
 	n->in_l2 = false;
 	set_gif(v, false);
 	n->l1_exit_pending = 0;
 	v->halted = false;
 	n->stats.reflected++;
+	trace_reflect(v, v02->ctl.exit_code, v02->ctl.exit_info1);
 }
 
 /* An exit L0 makes up for L1: the exit fields of vmcb02 as the CPU
@@ -390,6 +393,7 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	v->rflags = v02->save.rflags;
 	s->vmcb = v02;
 	v->mem = &n->l2_mem;
+	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->vmcb12_gpa = gpa;
 	n->in_l2 = true;
 	set_gif(v, true);

@@ -43,6 +43,10 @@ class Scenario:
     memory_mb: int = 512
     modules: list = field(default_factory=list)  # extra files (paths from ROOT)
     reject_common: bool = True    # fail on any L0 exception/panic line
+    # Post-check commands: (argv, regexes) run after the emulator, from ROOT;
+    # "{serial}" and "{dir}" in argv name the serial log and the scenario's
+    # directory.  Each must exit 0 and print (stdout + stderr) every regex.
+    post: list = field(default_factory=list)
 
     @property
     def platform(self):
@@ -163,6 +167,27 @@ SCENARIOS = [
              expect=[r"\[l2-interrupts\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-interrupts ended: status 1 ",
                      r"vm l2-interrupts: vCPU 0: nested SVM: \d+ VMRUN"],
              reject=[r"\] FAIL:"]),
+    # Nested SVM, three levels: svmhv runs a copy of itself, which runs the cpu guest as L3.
+    Scenario("nested-svm-l3", "qemu", "mb1", cfg="nested-svm-l3.cfg", timeout=120,
+             modules=["build/guests/svmhv.elf", "build/guests/cpu.elf", "build/guests/npt12.elf"],
+             expect=[r"\[l3\] svmhv: running svmhv\.elf as L2 \(NPT12 4K\+2M, nRIP (yes|no)\), \d+ MiB at L1 "
+                     r"0x[0-9a-f]+, offering it SVM, modules cpu\.elf",
+                     r"\[l3\] svmhv\(L2\): running cpu\.elf as L2",
+                     r"\[l3\] svmhv: L2 runs its own guest \(L3\): vmcb23 at L2 0x[0-9a-f]+, NPT23 composed",
+                     r"\[l3\] cpu test guest: AMD, under Nestor",
+                     r"\[l3\] PASS: cpuid: SVM hidden \(not nested\)",
+                     r"\[l3\] PASS: hypercall: console write",
+                     r"\[l3\] SUMMARY: [1-9]\d* passed, 0 failed",
+                     r"\[l3\] svmhv\(L2\): L2 ended with status 0 after \d+ exits",
+                     r"\[l3\] svmhv: L2 ended with status 0 after \d+ exits",
+                     r"\[l3\] svmhv: L3 \(L2's guest\): [1-9]\d* VMRUN by L2 \(0 invalid\)",
+                     r"vm l3 ended: status 1 ",
+                     r"vm l3: vCPU 0: nested SVM: \d+ VMRUN \(0 invalid, 0 #GP\)",
+                     r"\[l3-npt12\] SUMMARY: 19 passed, 0 failed",
+                     r"\[l3-npt12\] svmhv\(L2\): L2 ended with status 0 after \d+ exits \(\d+ cpuid, \d+ vmmcall, 2 npf\)",
+                     r"\[l3-npt12\] svmhv: L3 \(L2's guest\): \d+ VMRUN by L2 \(0 invalid\), \d+ L3 exits: \d+ to L2 \(2 #NPF\)",
+                     r"vm l3-npt12 ended: status 1 "],
+             reject=[r"\] FAIL:"]),
     # Nested SVM (QEMU TCG): broken vmcb12s from a hostile L1, next to a plain VM.
     Scenario("nsvm-hostile", "qemu", "mb1", cfg="nested-svm-hostile.cfg", timeout=120,
              modules=["build/guests/nsvm_hostile.elf", "build/guests/cpu.elf"],
@@ -179,6 +204,24 @@ SCENARIOS = [
              expect=[r"\[vsmoke\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vsmoke ended: status 1 ",
                      r"vm vsmoke: vCPU 0: nested VMX: \d+ VMX instructions"],
              reject=[r"\] FAIL:"]),
+    # The exit trace (issue 8): a nested VM traced by its config, a VM switching
+    # tracing by hypercall; nestor-trace reads the dumps from the serial log.
+    Scenario("nested-trace", "qemu", "mb1", cfg="nested-trace.cfg", timeout=180,
+             modules=["build/guests/svmhv.elf", "build/guests/cpu.elf", "build/guests/trace_hc.elf"],
+             expect=[r"\[l2-traced\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-traced ended: status 1 ",
+                     r"\[hc-trace\] SUMMARY: 4 passed, 0 failed", r"vm hc-trace ended: status 1 ",
+                     r"NTRACE v1 begin cpu=\d+ count=[1-9]\d* dropped=\d+ [0-9a-f]{8}\n",
+                     r"vm l2-traced: vCPU 0: L1: \d+ exits:.* NESTED=",
+                     r"vm l2-traced: vCPU 0: L2: \d+ exits:.* IO=\d+.* NESTED="],
+             reject=[r"\] FAIL:"],
+             post=[(["build/tools/nestor-trace", "--csv", "{dir}/trace.csv", "{serial}"],
+                    [r"^nestor-trace: \d+ dumps?, \d+ records, [1-9]\d* exits$",
+                     r"^\s+0\s+0\s+L1 svm\s+0x80\s+VMRUN\s+[1-9]\d*$",     # vm 0 = l2-traced, by level
+                     r"^\s+0\s+0\s+L2 svm\s+0x72\s+CPUID\s+[1-9]\d*$",
+                     r"^\s+1\s+0\s+L1 svm\s+0x72\s+CPUID\s+10$",           # vm 1 = hc-trace: on..dump
+                     r"^\s+1\s+0\s+L1 svm\s+0x81\s+VMMCALL\s+2$",
+                     r"^Nested exit anatomy",
+                     r"^\s+L2 svm\s+0x(72|81)\s+(CPUID|VMMCALL)\s+[1-9]\d*(\s+\d+){4}\s+\d+\.\d\d$"])]),
     Scenario("default-config", "qemu", "mb1", cpus=1,
              expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB",
                      r"\[demo\] Hello from a Nestor guest", r"\[demo\] SUMMARY: 2 passed, 0 failed"]),
@@ -269,6 +312,27 @@ clock: sync=none, time0=1
     return cmd, {BOCHS_PASS: "PASS", BOCHS_FAIL: "FAIL"}
 
 
+def post_checks(sc, d, serial):
+    """Run the scenario's post-check commands; their output is kept in d."""
+    problems = []
+    for i, (argv, regexes) in enumerate(sc.post):
+        argv = [a.format(serial=serial, dir=d) for a in argv]
+        try:
+            r = sh(argv, cwd=ROOT)
+        except OSError as e:
+            problems.append(f"{argv[0]}: {e}")
+            continue
+        with open(os.path.join(d, f"post{i}.txt"), "w") as fh:
+            fh.write(r.stdout)
+        what = f"{os.path.basename(argv[0])} (output in {os.path.relpath(d, ROOT)}/post{i}.txt)"
+        if r.returncode != 0:
+            problems.append(f"{what}: exit status {r.returncode}")
+        for rx in regexes:
+            if not re.search(rx, r.stdout, re.M):
+                problems.append(f"{what}: missing /{rx}/")
+    return problems
+
+
 def run_scenario(sc, keep=False):
     d = os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
     shutil.rmtree(d, ignore_errors=True)
@@ -304,6 +368,7 @@ def run_scenario(sc, keep=False):
     for rx in (COMMON_REJECT if sc.reject_common else []) + sc.reject:
         if re.search(rx, log):
             problems.append(f"unexpected: /{rx}/")
+    problems += post_checks(sc, d, serial)
     ok = not problems
     print(f"{sc.name:<16} {sc.platform:<11} {'PASS' if ok else 'FAIL'} {secs:6.1f}s", flush=True)
     if not ok:
@@ -335,12 +400,13 @@ def run_default():
 BENCH_CFG = "bench.cfg"
 
 
-def bench_figures(log, vendor_level, mode):
-    """BENCHRAW lines of the bench guest -> (name, value, unit) figures."""
+def bench_figures(log, vendor_level, mode, variant=""):
+    """BENCHRAW lines of the bench guest -> (name, value, unit) figures;
+    variant (e.g. "_traced") follows the operation in the names."""
     out = []
     for m in re.finditer(r"BENCHRAW (\w+) (\w+) (\d+) (\d+) (\d+)", log):
         vendor, op, ticks, exits100, khz = m.group(1), m.group(2), int(m.group(3)), int(m.group(4)), int(m.group(5))
-        name = f"{vendor}_{vendor_level}_{op}"
+        name = f"{vendor}_{vendor_level}_{op}{variant}"
         if mode == "insns":
             out.append((f"{name}_insns", ticks, "instructions"))
             out.append((f"{name}_l0_exits", f"{exits100 / 100:.2f}", "exits"))
@@ -360,13 +426,16 @@ def run_bench(only=None):
     runs = [("qemu", "insns", icount, "l1", BENCH_CFG, "bench.elf"), ("qemu", "wall", [], "l1", BENCH_CFG, "bench.elf"),
             ("bochs", "insns", None, "l1", BENCH_CFG, "bench.elf"),
             ("qemu", "insns", icount, "l2", "nested-bench.cfg", "nsvm_bench.elf"),
+            # the same with the exit trace on: what recording costs (docs/benchmarks.md)
+            ("qemu", "insns", icount, "l2", "nested-bench-traced.cfg", "nsvm_bench.elf", "_traced"),
             ("qemu", "wall", [], "l2", "nested-bench.cfg", "nsvm_bench.elf")]
-    for emulator, mode, extra, level, cfg, guest in runs:
+    for emulator, mode, extra, level, cfg, guest, *variant in runs:
+        variant = "".join(variant)
         if only and level not in only.split(","):
             continue
         sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=cfg, cpus=1,
                       timeout=600, modules=[f"build/guests/{guest}"])
-        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}")
+        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}")
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         serial = os.path.join(d, "serial.txt")
@@ -376,7 +445,7 @@ def run_bench(only=None):
                        stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
         with open(serial, errors="replace") as fh:
             log = fh.read()
-        figures = bench_figures(log, level, mode)
+        figures = bench_figures(log, level, mode, variant)
         if not figures:
             print(f"bench ({emulator}, {mode}): no figures; serial tail:")
             print("\n".join(log.strip().splitlines()[-15:]))

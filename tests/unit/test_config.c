@@ -356,6 +356,8 @@ static const struct error_case error_cases[] = {
 	{ "[vm a]\nimage=x\n\nformat = flat\n", 4, "'format' flat needs a 'load_addr'" },
 	{ "[vm a]\nimage=x\nnested = yes\n", 3, "bad value 'yes' for 'nested'" },
 	{ "[vm a]\nimage=x\nteach = 1\n", 3, "for 'teach'" },
+	{ "[vm a]\nimage=x\ntrace = yes\n", 3, "bad value 'yes' for 'trace'" },
+	{ "[vm a]\ntrace = on\nimage=x\ntrace = off\n", 4, "'trace' repeated (first set on line 2)" },
 	/* strings */
 	{ "[vm a]\nimage = "
 	  "0123456789012345678901234567890123456789012345678901234567890123\n",
@@ -388,6 +390,38 @@ static const struct error_case error_cases[] = {
 	/* line counting survives CRLF */
 	{ "exit = qemu\r\n\r\n[vm a]\r\nimage=x\r\nvcpus = many\r\n", 5, "'vcpus'" },
 };
+
+/* The exit trace (docs/trace-format.md): `trace` before the first [vm]
+ * traces every VM, in a [vm] section only that one; both default to off
+ * and are independent of each other. */
+static void test_trace_keys(void **state)
+{
+	struct nestor_config cfg;
+	struct cfg_error err;
+
+	(void)state;
+	assert_int_equal(parse("[vm a]\nimage=x\ntrace = on\n"
+			       "[vm b]\nimage=y\n"
+			       "[vm c]\nimage=z\ntrace=off\n", &cfg, &err), 0);
+	assert_false(cfg.trace);
+	assert_int_equal(cfg.vm_count, 3);
+	assert_true(cfg.vms[0].trace);
+	assert_false(cfg.vms[1].trace);
+	assert_false(cfg.vms[2].trace);
+
+	assert_int_equal(parse("trace = on\n[vm a]\nimage=x\n", &cfg, &err), 0);
+	assert_true(cfg.trace);
+	assert_false(cfg.vms[0].trace);
+
+	/* The global one also from L0's command line; a VM's stays as set. */
+	assert_int_equal(parse("[vm a]\nimage=x\ntrace = on\n", &cfg, &err), 0);
+	assert_int_equal(config_apply_cmdline(&cfg, "nestor.elf trace=on", &err), 0);
+	assert_true(cfg.trace);
+	assert_true(cfg.vms[0].trace);
+	assert_int_equal(config_apply_cmdline(&cfg, "trace=off", &err), 0);
+	assert_false(cfg.trace);
+	assert_true(cfg.vms[0].trace);
+}
 
 static void test_error_cases(void **state)
 {
@@ -673,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_limits_accepted),
 		cmocka_unit_test(test_log_levels),
+		cmocka_unit_test(test_trace_keys),
 		cmocka_unit_test(test_error_cases),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_message_sanitised),

@@ -142,6 +142,37 @@ static void test_bitmaps(void **state)
 	assert_int_equal(msr[0], 0xff);
 }
 
+/* The shortcuts for an L0 that intercepts every port and all but a few
+ * MSRs: vmcs02 points at L0's I/O bitmaps, and only the passed MSRs' bits
+ * of the merged MSR bitmap follow L1's. */
+static void test_bitmap_shortcuts(void **state)
+{
+	(void)state;
+	static const uint32_t pass[] = { 0xc0000100, 0x174 };
+	vmcs_set(&v12, VMCS_PROC_BASED_CONTROLS, NVMX_PROC_IO_BITMAPS | NVMX_PROC_MSR_BITMAPS);
+	memset(msr, 0xff, 4096);
+	ram[0x3000 + 1024 + 0x100 / 8] = 1u << (0x100 % 8);    /* L1 reads of FS_BASE exit */
+	l0.io_all_hpa = 0x222000;
+	l0.msr_pass = pass;
+	l0.msr_pass_count = 2;
+	io_a[5] = 0x5a;
+	merge();
+	assert_int_equal(get(&v02, VMCS_IO_BITMAP_A), 0x222000);
+	assert_int_equal(get(&v02, VMCS_IO_BITMAP_B), 0x223000);
+	assert_int_equal(io_a[5], 0x5a);                         /* not touched */
+	assert_true(msr[1024 + 0x100 / 8] & (1u << (0x100 % 8)));  /* FS_BASE read: L1's */
+	assert_false(msr[3072 + 0x100 / 8] & (1u << (0x100 % 8))); /* FS_BASE write: passes */
+	assert_false(msr[0x174 / 8] & (1u << (0x174 % 8)));        /* SYSENTER_CS read */
+	assert_int_equal(msr[0], 0xff);                            /* the rest: all exit */
+	/* L1 without MSR bitmaps: every MSR exits, the passed ones too */
+	vmcs_set(&v12, VMCS_PROC_BASED_CONTROLS, NVMX_PROC_IO_BITMAPS);
+	merge();
+	assert_true(msr[3072 + 0x100 / 8] & (1u << (0x100 % 8)));
+	l0.io_all_hpa = 0;
+	l0.msr_pass = NULL;
+	l0.msr_pass_count = 0;
+}
+
 static void test_exceptions_pf(void **state)
 {
 	(void)state;
@@ -404,6 +435,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_controls, setup),
 		cmocka_unit_test_setup(test_bitmaps, setup),
+		cmocka_unit_test_setup(test_bitmap_shortcuts, setup),
 		cmocka_unit_test_setup(test_exceptions_pf, setup),
 		cmocka_unit_test_setup(test_cr_masks_shadows, setup),
 		cmocka_unit_test_setup(test_tsc, setup),

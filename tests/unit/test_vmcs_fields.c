@@ -141,6 +141,8 @@ static void test_sample_lookups(void **state)
 	assert_true(vmcs_field_find(VMCS_EXIT_QUALIFICATION)->shadowable_candidate);
 	assert_false(vmcs_field_find(VMCS_EPT_POINTER)->shadowable_candidate);
 	assert_false(vmcs_field_find(VMCS_HOST_RIP)->shadowable_candidate);
+	/* HOST_RSP: L1 writes it before every VM entry (its stack moves) */
+	assert_true(vmcs_field_find(VMCS_HOST_RSP)->shadowable_candidate);
 }
 
 /* Encoding bit helpers (25.11.2) on literals. */
@@ -250,10 +252,21 @@ static void test_error_and_exit_names(void **state)
 	assert_int_equal(VMX_EXIT_XSETBV, 55);
 }
 
+/* The O(1) index agrees with the binary search for every 15-bit encoding
+ * (and both refuse everything outside). */
+static void test_fast_index_matches_search(void **state)
+{
+	(void)state;
+	for (uint32_t enc = 0; enc < 0x8000; enc++)
+		assert_int_equal(vmcs_field_index(enc), vmcs_field_index_slow(enc));
+	assert_int_equal(vmcs_field_index(0x10000 | 0x681e), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_match_encoding),
+		cmocka_unit_test(test_fast_index_matches_search),
 		cmocka_unit_test(test_sorted_no_duplicates),
 		cmocka_unit_test(test_index_density),
 		cmocka_unit_test(test_unknown_encodings),

@@ -42,7 +42,10 @@ struct nvmx_vcpu {
 	uint64_t vmcs02_pa;            /* what the CPU runs for L2 */
 	bool vmcs02_launched;
 	bool in_l2;
-	struct vmcs_image *v01, *v02;  /* images: L1's registers, vmcs02 */
+	struct vmcs_image *v01;        /* image of vmcs01: L1's registers */
+	struct vmcs_image *v02;        /* image of the hardware vmcs02 (what it holds) */
+	struct vmcs_image *next02;     /* the merge's output, before it is written */
+	bool v02_valid;                /* v02 matches the hardware (else write all) */
 	struct vmcs02_info info;
 	uint8_t *io_a, *io_b, *msr;    /* merged bitmaps (vmcs02_merge) */
 	/* EPT02: the shadow of EPT12 x EPT01 for the current EPTP12 */
@@ -52,13 +55,235 @@ struct nvmx_vcpu {
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
 	struct gmem_view l2_view;
+	uint64_t shadow_pa;            /* shadow VMCS: vmcs12's hot fields for L1 */
+	bool shadow_live;              /* it holds the current vmcs12's values */
+	uint64_t shadow_ref[64];       /* the shadow's values as L0 last saw them */
+	uint8_t hot_changed[8];        /* VMRESUME: hot fields L1 changed (indexes) */
+	unsigned hot_count;
+	bool cold_changed;             /* ... and whether it changed anything else */
+	/* The hardware vmcs02 is the full merge of the current vmcs12 with
+	 * L2's state since: a VMRESUME that changed only hot fields writes
+	 * just those (the fast path; the CPU checks vmcs02 as it enters). */
+	bool merged;
+	uint64_t merged_vmcs12;
+	bool entry_was_launch;
 	uint32_t l1_exit_pending;      /* 0, or an exit reason for L1 (1, 0 = NMI via flag) */
 	bool l1_nmi_pending;
 	struct nvmx_stats stats;
 };
 
+static inline uint64_t vmread_fast(uint64_t enc);
+static inline void vmwrite_fast(uint64_t enc, uint64_t val);
 static struct vmx_caps adv;        /* what L1's CPU reports (nvmx_caps.c) */
 static bool adv_ready;
+
+/* ---- hardware VMCS shadowing (SDM 25.10, 26.6.15 in older editions) ----
+ * L1's VMREAD/VMWRITE of the fields it touches around every exit would
+ * each exit to L0.  With the CPU's VMCS shadowing, vmcs01's VMCS link
+ * pointer names a shadow VMCS that holds those fields of vmcs12, and the
+ * VMREAD/VMWRITE bitmaps let L1's instructions on them run without an
+ * exit.  L0 keeps vmcs12's cached image and the shadow in step: shadow ->
+ * image before L0 uses vmcs12 (VM entry, VMCLEAR, VMPTRLD of another,
+ * VMXOFF), image -> shadow after L0 changed it (VMPTRLD, an exit
+ * reflected to L1).  The fields: the table's shadowable candidates that
+ * exist on this CPU; read-only (exit-information) fields only for reading,
+ * and only if the CPU lets L0 VMWRITE them (IA32_VMX_MISC bit 29). */
+static bool shadowing;             /* on: the CPU has it and it is not switched off */
+bool nvmx_shadowing_off;           /* kernel command line vmcs_shadow=off */
+static uint16_t shadow_fields[64]; /* indexes into vmcs_field_table */
+static unsigned shadow_count;
+static uint64_t vmread_bitmap, vmwrite_bitmap;
+/* The shadowed fields L1 changes before a plain VMRESUME: L2's RIP, RSP,
+ * RFLAGS, interruptibility, and an event to inject (SDM 26.2.1.3/26.3). */
+static bool shadow_hot[64];
+/* Shadowed fields that only L1's side uses (its host state, loaded from
+ * vmcs12 at the next VM exit): a change needs no merge (no 26.2.2-26.2.4
+ * check looks at HOST_RSP). */
+static bool shadow_l1_only[64];
+static const uint32_t hot_fields[] = {
+	VMCS_GUEST_RIP, VMCS_GUEST_RSP, VMCS_GUEST_RFLAGS, VMCS_GUEST_INTERRUPTIBILITY,
+	VMCS_ENTRY_INTR_INFO, VMCS_ENTRY_EXCEPTION_ERROR_CODE, VMCS_ENTRY_INSTRUCTION_LEN,
+};
+
+static void bitmap_allow(uint64_t page, uint32_t enc)
+{
+	uint8_t *b = (uint8_t *)page;
+	unsigned bit = enc & 0x7fff;   /* bits 14:0 of the encoding (25.6.15) */
+	b[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+}
+
+static void shadowing_setup(void)
+{
+	const struct vmx_caps *hw = vmx_hw_caps();
+	if (nvmx_shadowing_off || !((hw->procbased2 >> 32) & NVMX_PROC2_SHADOW_VMCS))
+		return;
+	vmread_bitmap = frame_alloc_pages(1, 0);
+	vmwrite_bitmap = frame_alloc_pages(1, 0);
+	if (!vmread_bitmap || !vmwrite_bitmap)
+		return;
+	memset((void *)vmread_bitmap, 0xff, PAGE_SIZE);
+	memset((void *)vmwrite_bitmap, 0xff, PAGE_SIZE);
+	bool write_ro = hw->misc & (1ull << 29);
+	for (unsigned i = 0; i < VMCS_FIELD_COUNT && shadow_count < 64; i++) {
+		const struct vmcs_field *f = &vmcs_field_table[i];
+		bool ro = f->type == VMCS_TYPE_EXIT_INFO;
+		if (!f->shadowable_candidate || !vmcs_field_exists(f, hw) || !vmcs_field_exists(f, &adv) ||
+		    (ro && !write_ro))
+			continue;
+		for (unsigned h = 0; h < sizeof(hot_fields) / sizeof(hot_fields[0]); h++)
+			shadow_hot[shadow_count] |= f->encoding == hot_fields[h];
+		shadow_l1_only[shadow_count] = f->encoding == VMCS_HOST_RSP;
+		shadow_fields[shadow_count++] = (uint16_t)i;
+		bitmap_allow(vmread_bitmap, f->encoding);
+		if (f->width == VMCS_WIDTH_64)
+			bitmap_allow(vmread_bitmap, f->encoding | 1);
+		if (!ro) {  /* L1's VMWRITE of a read-only field must fail (error 13) */
+			bitmap_allow(vmwrite_bitmap, f->encoding);
+			if (f->width == VMCS_WIDTH_64)
+				bitmap_allow(vmwrite_bitmap, f->encoding | 1);
+		}
+	}
+	shadowing = true;
+}
+
+/* image -> shadow VMCS; vmcs01 links it (the caller's VMCS stays current). */
+static void shadow_load(struct vcpu *v, struct nvmx_vcpu *n)
+{
+	struct vmx_vcpu *x = v->arch;
+	if (!shadowing || n->st.current == NVMX_NO_VMCS)
+		return;
+	if (!n->shadow_live && !n->shadow_pa) {
+		n->shadow_pa = frame_alloc_pages(1, 0);
+		if (!n->shadow_pa)
+			return;
+		*(uint32_t *)n->shadow_pa = (uint32_t)(vmx_hw_caps()->basic & 0x7fffffff) | (1u << 31);
+		vmx_clear(n->shadow_pa);
+	}
+	vmx_make_current(n->shadow_pa);
+	for (unsigned i = 0; i < shadow_count; i++) {
+		uint64_t val = n->st.vmcs12.v[shadow_fields[i]];
+		vmwrite_fast(vmcs_field_table[shadow_fields[i]].encoding, val);
+		n->shadow_ref[i] = val;
+	}
+	if (!n->shadow_live) {
+		vmx_make_current(x->vmcs01_pa);
+		vmcs_write(VMCS_VMCS_LINK_POINTER, n->shadow_pa);
+		vmcs_write(VMCS_SECONDARY_CONTROLS, vmcs_read(VMCS_SECONDARY_CONTROLS) | NVMX_PROC2_SHADOW_VMCS);
+		vmcs_write(VMCS_VMREAD_BITMAP, vmread_bitmap);
+		vmcs_write(VMCS_VMWRITE_BITMAP, vmwrite_bitmap);
+		n->shadow_live = true;
+	}
+	vmx_make_current(x->vmcs_pa);
+}
+
+/* shadow VMCS -> image (what L1 wrote without exits). */
+static void shadow_store(struct vcpu *v, struct nvmx_vcpu *n)
+{
+	struct vmx_vcpu *x = v->arch;
+	if (!n->shadow_live)
+		return;
+	vmx_make_current(n->shadow_pa);
+	n->hot_count = 0;
+	n->cold_changed = false;
+	for (unsigned i = 0; i < shadow_count; i++) {
+		unsigned k = shadow_fields[i];
+		uint64_t val = vmread_fast(vmcs_field_table[k].encoding);
+		if (val != n->shadow_ref[i]) {
+			if (shadow_hot[i] && n->hot_count < sizeof(n->hot_changed))
+				n->hot_changed[n->hot_count++] = (uint8_t)k;
+			else if (!shadow_l1_only[i])
+				n->cold_changed = true;
+			n->shadow_ref[i] = val;
+		}
+		n->st.vmcs12.v[k] = val;
+	}
+	vmx_make_current(x->vmcs_pa);
+}
+
+/* No current vmcs12 any more: VMREAD/VMWRITE give VMfailInvalid by
+ * themselves (link pointer ~0, SDM 31 VMREAD "Operation"). */
+static void shadow_unlink(struct vcpu *v, struct nvmx_vcpu *n)
+{
+	struct vmx_vcpu *x = v->arch;
+	if (!n->shadow_live)
+		return;
+	vmx_make_current(x->vmcs01_pa);
+	vmcs_write(VMCS_VMCS_LINK_POINTER, ~0ull);
+	vmx_make_current(x->vmcs_pa);
+	n->shadow_live = false;
+}
+
+/* The fields of this CPU's VMCS, as table indexes, computed once: all of
+ * them (snapshots), the ones software may write (vmcs02), and the L1
+ * state a VM exit to L1 installs in vmcs01 (vmcs02_l1_state_fields). */
+static uint8_t hw_idx[VMCS_FIELD_COUNT], writable_idx[VMCS_FIELD_COUNT], l1_state_idx[VMCS_FIELD_COUNT];
+static uint8_t exit_idx[VMCS_FIELD_COUNT];
+static unsigned hw_count, writable_count, l1_state_count, exit_count;
+
+/* What can change in vmcs02 while L2 runs or L0 serves it: the guest
+ * state, the exit information, and the fields L0 itself edits on exits
+ * it keeps (its preemption timer bit, re-injected events). */
+static bool changes_under_l2(const struct vmcs_field *f)
+{
+	return f->type == VMCS_TYPE_GUEST || f->type == VMCS_TYPE_EXIT_INFO ||
+	       f->encoding == VMCS_PIN_BASED_CONTROLS || f->encoding == VMCS_ENTRY_INTR_INFO ||
+	       f->encoding == VMCS_ENTRY_EXCEPTION_ERROR_CODE || f->encoding == VMCS_ENTRY_INSTRUCTION_LEN;
+}
+
+/* What L1's return (28.5, vmcs02_load_l1_host_state) keeps of L1's own
+ * state, plus the registers of a failed entry: all a fast VM entry needs
+ * to read of vmcs01 (the rest of the image is from the last full one). */
+static const uint32_t l1_kept_fields[] = {
+	VMCS_GUEST_CR0, VMCS_GUEST_CR4, VMCS_GUEST_IA32_EFER, VMCS_GUEST_IA32_PAT,
+	VMCS_GUEST_IA32_PERF_GLOBAL_CTRL, VMCS_GUEST_INTERRUPTIBILITY, VMCS_ENTRY_CONTROLS,
+	VMCS_GUEST_RIP, VMCS_GUEST_RSP, VMCS_GUEST_RFLAGS,
+};
+
+static void field_lists(void)
+{
+	const struct vmx_caps *hw = vmx_hw_caps();
+	for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++) {
+		const struct vmcs_field *f = &vmcs_field_table[i];
+		if (!vmcs_field_exists(f, hw))
+			continue;
+		hw_idx[hw_count++] = (uint8_t)i;
+		if (f->type != VMCS_TYPE_EXIT_INFO)
+			writable_idx[writable_count++] = (uint8_t)i;
+		if (changes_under_l2(f))
+			exit_idx[exit_count++] = (uint8_t)i;
+	}
+	for (unsigned i = 0; i < vmcs02_l1_state_count; i++) {
+		int k = vmcs_field_index(vmcs02_l1_state_fields[i]);
+		if (k >= 0 && vmcs_field_exists(&vmcs_field_table[k], hw))
+			l1_state_idx[l1_state_count++] = (uint8_t)k;
+	}
+}
+
+/* VMREAD/VMWRITE of fields known to exist: no error path to pay for. */
+static inline uint64_t vmread_fast(uint64_t enc)
+{
+	uint64_t v;
+	__asm__ volatile("vmread %1, %0" : "=r"(v) : "r"(enc) : "cc");
+	return v;
+}
+
+static inline void vmwrite_fast(uint64_t enc, uint64_t val)
+{
+	__asm__ volatile("vmwrite %1, %0" : : "r"(enc), "r"(val) : "cc");
+}
+
+/* The parts of vmcs02 that can have changed since L0 wrote it. */
+static void snapshot_exit(struct vmcs_image *img)
+{
+	for (unsigned i = 0; i < exit_count; i++)
+		img->v[exit_idx[i]] = vmread_fast(vmcs_field_table[exit_idx[i]].encoding);
+}
+
+static void snapshot_fast(struct vmcs_image *img)
+{
+	for (unsigned i = 0; i < hw_count; i++)
+		img->v[hw_idx[i]] = vmread_fast(vmcs_field_table[hw_idx[i]].encoding);
+}
 
 static struct nvmx_vcpu *nested_of(struct vcpu *v) { return ((struct vmx_vcpu *)v->arch)->nested; }
 
@@ -147,6 +372,8 @@ int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
 {
 	if (!adv_ready) {
 		nvmx_advertise(vmx_hw_caps(), &adv);
+		field_lists();
+		shadowing_setup();
 		adv_ready = true;
 	}
 	struct nvmx_vcpu *n = alloc_bytes(sizeof(*n));
@@ -156,13 +383,15 @@ int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
 	n->vmcs02_pa = frame_alloc_pages(1, 0);
 	n->v01 = alloc_bytes(sizeof(*n->v01));
 	n->v02 = alloc_bytes(sizeof(*n->v02));
+	n->next02 = alloc_bytes(sizeof(*n->next02));
 	n->io_a = alloc_bytes(VMCS02_BITMAP_SIZE);
 	n->io_b = alloc_bytes(VMCS02_BITMAP_SIZE);
 	n->msr = alloc_bytes(VMCS02_BITMAP_SIZE);
-	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->io_a || !n->io_b || !n->msr ||
+	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->next02 || !n->io_a || !n->io_b || !n->msr ||
 	    s2pt_init(&n->ept02, S2_EPT, table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
 		return -1;
 	*(uint32_t *)n->vmcs02_pa = (uint32_t)(vmx_hw_caps()->basic & 0x7fffffff);
+	memset(n->msr, 0xff, VMCS02_BITMAP_SIZE);   /* the sparse merge edits only L0's passed MSRs */
 	nvmx_state_init(&n->st);
 	gmem_init(&n->l2_mem);
 	n->l2_view = (struct gmem_view){ .xlate = l2_xlate, .ctx = n };
@@ -233,12 +462,8 @@ static void resume_l1_at_host_state(struct vcpu *v, struct nvmx_vcpu *n)
 	struct vmx_vcpu *x = v->arch;
 	vmcs02_load_l1_host_state(n->v01, &n->st.vmcs12, &adv);
 	vmx_make_current(x->vmcs01_pa);
-	for (unsigned i = 0; i < vmcs02_l1_state_count; i++) {
-		uint32_t f = vmcs02_l1_state_fields[i];
-		const struct vmcs_field *row = vmcs_field_find(f);
-		if (row && vmcs_field_exists(row, vmx_hw_caps()))
-			vmcs_write(f, vmcs_get(n->v01, f));
-	}
+	for (unsigned i = 0; i < l1_state_count; i++)
+		vmwrite_fast(vmcs_field_table[l1_state_idx[i]].encoding, n->v01->v[l1_state_idx[i]]);
 	x->vmcs_pa = x->vmcs01_pa;
 	x->launched = true;
 	x->timer_armed = vmcs_read(VMCS_PIN_BASED_CONTROLS) & PIN_PREEMPT;
@@ -258,9 +483,18 @@ static void vmexit_to_l1(struct vcpu *v, struct nvmx_vcpu *n, const struct nvmx_
 	vmcs_write(VMCS_GUEST_RIP, v->rip);
 	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
 	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
-	vmcs_snapshot(n->v02);
+
+	snapshot_exit(n->v02);
+	/* "the valid bit of the VM-entry interruption-information field is
+	 * cleared on every VM exit" (27.2.5): an event L0 queued for L2 on an
+	 * exit it kept is L1's now (IDT-vectoring information) */
+	if (vmcs_get(n->v02, VMCS_ENTRY_INTR_INFO) & INTR_VALID) {
+		vmwrite_fast(VMCS_ENTRY_INTR_INFO, 0);
+		vmcs_set(n->v02, VMCS_ENTRY_INTR_INFO, 0);
+	}
 	vmcs02_exit_to_vmcs12(&n->st.vmcs12, n->v02, e, &n->info);
 	resume_l1_at_host_state(v, n);
+	shadow_load(v, n);
 	n->stats.reflected++;
 }
 
@@ -271,7 +505,9 @@ static void vmexit_to_l1(struct vcpu *v, struct nvmx_vcpu *n, const struct nvmx_
 static void entry_fails(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, uint64_t qual)
 {
 	vmcs02_entry_fail_to_vmcs12(&n->st.vmcs12, reason, qual);
+	n->merged = false;
 	resume_l1_at_host_state(v, n);
+	shadow_load(v, n);
 	n->stats.entry_fail_exit++;
 }
 
@@ -292,10 +528,36 @@ static unsigned load_msr_list(struct vcpu *v, struct nvmx_vcpu *n)
 	return 0;
 }
 
+/* The vCPU now runs L2 on vmcs02 (its image n->v02 is what the CPU
+ * holds); then the MSRs L1 asked to load on entry (26.4): a bad one
+ * fails the entry with reason 34. */
+static void enter_l2(struct vcpu *v, struct nvmx_vcpu *n, bool launch)
+{
+	struct vmx_vcpu *x = v->arch;
+	x->vmcs_pa = n->vmcs02_pa;
+	x->launched = n->vmcs02_launched;
+	x->timer_armed = vmcs_get(n->v02, VMCS_PIN_BASED_CONTROLS) & PIN_PREEMPT;
+	v->rip = x->exit_rip = vmcs_get(n->v02, VMCS_GUEST_RIP);
+	v->gpr[RSP] = vmcs_get(n->v02, VMCS_GUEST_RSP);
+	v->rflags = vmcs_get(n->v02, VMCS_GUEST_RFLAGS);
+	v->mem = &n->l2_mem;
+	n->in_l2 = true;
+	n->entry_was_launch = launch;
+	if (launch)
+		nvmx_entry_done(&n->st);
+	if (vmcs_get(&n->st.vmcs12, VMCS_ENTRY_MSR_LOAD_COUNT)) {
+		unsigned bad = load_msr_list(v, n);
+		if (bad) {
+			log_warn("vm %s: vCPU %u: VM-entry MSR-load entry %u of vmcs12 is invalid",
+				 v->vm->cfg->name, v->index, bad);
+			entry_fails(v, n, VMX_EXIT_ENTRY_FAIL_MSR, bad);
+		}
+	}
+}
+
 /* VMLAUNCH / VMRESUME passed the instruction checks (NVMX_ENTER). */
 static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsigned len)
 {
-	struct vmx_vcpu *x = v->arch;
 	struct vm *vm = v->vm;
 	struct vmcs_image *v12 = &n->st.vmcs12;
 
@@ -304,11 +566,35 @@ static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsig
 	vmcs_write(VMCS_GUEST_RIP, v->rip + len);
 	vmcs_write(VMCS_GUEST_RSP, v->gpr[RSP]);
 	vmcs_write(VMCS_GUEST_RFLAGS, v->rflags);
-	vmcs_snapshot(n->v01);
+
+	/* The fast path: a VMRESUME of the vmcs12 whose merge vmcs02 holds,
+	 * where L1 changed only hot fields (shadow_store found which).  Those
+	 * are copied as they are by the merge, so they are written alone;
+	 * the CPU checks them as it enters vmcs02 (a refusal comes back as
+	 * VMfailValid, nvmx_entry_vmfail, or as an entry-failure exit). */
+	if (!launch && n->merged && n->merged_vmcs12 == n->st.current && n->shadow_live &&
+	    !n->cold_changed) {
+		for (unsigned i = 0; i < sizeof(l1_kept_fields) / sizeof(l1_kept_fields[0]); i++) {
+			int k = vmcs_index_of(l1_kept_fields[i]);
+			if (k >= 0 && vmcs_field_exists(&vmcs_field_table[k], vmx_hw_caps()))
+				n->v01->v[k] = vmread_fast(l1_kept_fields[i]);
+		}
+		vmx_make_current(n->vmcs02_pa);
+		for (unsigned i = 0; i < n->hot_count; i++) {
+			unsigned k = n->hot_changed[i];
+			vmwrite_fast(vmcs_field_table[k].encoding, v12->v[k]);
+			n->v02->v[k] = v12->v[k];
+		}
+		n->stats.fast_entries++;
+		enter_l2(v, n, false);
+		return;
+	}
+
+	snapshot_fast(n->v01);
 
 	/* 2. The checks of SDM 27.2-27.3 on vmcs12, as a table. */
 	struct vmx_check_failure fails[4];
-	int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
+int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 	if (nf) {
 		uint32_t verdict = vmx_check_verdict(fails, nf);
 		log_warn("vm %s: vCPU %u: %s of vmcs12: fails SDM %s: %s", vm->cfg->name, v->index,
@@ -349,38 +635,35 @@ static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsig
 		.l0_io_b = (const uint8_t *)(vmx_io_bitmaps_pa + PAGE_SIZE),
 		.l0_msr = (const uint8_t *)vmx_msr_bitmap_pa,
 		.io_a = n->io_a, .io_b = n->io_b, .msr = n->msr,
+		/* L0 takes every port and every MSR but the guest-owned ones
+		 * (vmx_make_bitmaps): no 12 KiB of bitmaps to merge per entry */
+		.io_all_hpa = vmx_io_bitmaps_pa,
+		.msr_pass = guest_owned_msrs, .msr_pass_count = guest_owned_msrs_count,
 		.io_a_hpa = (uint64_t)n->io_a, .io_b_hpa = (uint64_t)n->io_b, .msr_hpa = (uint64_t)n->msr,
 	};
-	vmcs02_merge(n->v02, v12, n->v01, &l0, vmx_hw_caps(), &vm->mem, &n->info);
+
+	vmcs02_merge(n->next02, v12, n->v01, &l0, vmx_hw_caps(), &vm->mem, &n->info);
 
 	/* 5. Into the hardware vmcs02: every field the CPU has that software
 	 * may write (SDM 25.11.3: VMCLEAR before its first VMPTRLD). */
-	if (!n->vmcs02_launched)
+	if (!n->vmcs02_launched) {
 		vmx_clear(n->vmcs02_pa);
+		n->v02_valid = false;
+	}
 	vmx_make_current(n->vmcs02_pa);
-	for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++) {
-		const struct vmcs_field *f = &vmcs_field_table[i];
-		if (f->type != VMCS_TYPE_EXIT_INFO && vmcs_field_exists(f, vmx_hw_caps()))
-			vmcs_write(f->encoding, n->v02->v[i]);
+	/* only what differs from what the hardware vmcs02 holds */
+	for (unsigned i = 0; i < writable_count; i++) {
+		unsigned k = writable_idx[i];
+		if (!n->v02_valid || n->next02->v[k] != n->v02->v[k]) {
+			vmwrite_fast(vmcs_field_table[k].encoding, n->next02->v[k]);
+			n->v02->v[k] = n->next02->v[k];
+		}
 	}
-	x->vmcs_pa = n->vmcs02_pa;
-	x->launched = n->vmcs02_launched;
-	x->timer_armed = false;
-	v->rip = x->exit_rip = vmcs_get(n->v02, VMCS_GUEST_RIP);
-	v->gpr[RSP] = vmcs_get(n->v02, VMCS_GUEST_RSP);
-	v->rflags = vmcs_get(n->v02, VMCS_GUEST_RFLAGS);
-	v->mem = &n->l2_mem;
-	n->in_l2 = true;
-	if (launch)
-		nvmx_entry_done(&n->st);
+	n->v02_valid = true;
+	n->merged = true;
+	n->merged_vmcs12 = n->st.current;
 
-	/* 6. MSRs L1 asked to load on entry (26.4); a bad one fails it (34). */
-	unsigned bad = load_msr_list(v, n);
-	if (bad) {
-		log_warn("vm %s: vCPU %u: VM-entry MSR-load entry %u of vmcs12 is invalid", vm->cfg->name,
-			 v->index, bad);
-		entry_fails(v, n, VMX_EXIT_ENTRY_FAIL_MSR, bad);
-	}
+	enter_l2(v, n, launch);
 }
 
 /* ---- L1's VMX instructions (SDM 31) ---------------------------------------- */
@@ -438,6 +721,11 @@ static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, un
 	}
 	struct vm *vm = v->vm;
 	uint64_t ptr = 0, val = 0, desc[2] = { 0, 0 };
+	/* L0 is about to use or write back vmcs12: take what L1 wrote into the
+	 * shadow (VMREAD/VMWRITE exits touch only fields the shadow lacks). */
+	if (insn != NVMX_VMREAD && insn != NVMX_VMWRITE && insn != NVMX_VMPTRST)
+		shadow_store(v, n);
+	uint64_t was_current = n->st.current;
 	uint64_t reg2 = mode64 ? v->gpr[op.reg2] : (uint32_t)v->gpr[op.reg2];
 	struct nvmx_result r;
 	switch (insn) {
@@ -505,6 +793,15 @@ static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, un
 		log_debug("vm %s: vCPU %u: VMX instruction %u: VMfailValid %u", vm->cfg->name, v->index,
 			  (unsigned)insn, r.error);
 	apply_flush(n, &r);
+	if (insn == NVMX_VMWRITE && r.outcome == NVMX_SUCCEED)
+		n->merged = false;   /* a field outside the shadow: merge it next entry */
+	if (n->st.current != was_current) {
+		n->merged = false;
+		if (n->st.current == NVMX_NO_VMCS)
+			shadow_unlink(v, n);
+		else
+			shadow_load(v, n);
+	}
 	v->rflags = r.rflags;
 	v->rip += len;
 	if (!mode64)
@@ -683,15 +980,41 @@ bool nvmx_before_run(struct vcpu *v, struct vm_exit *e)
 	return true;
 }
 
+bool nvmx_in_l2(struct vcpu *v) { return nested_of(v)->in_l2; }
+
+void nvmx_entry_vmfail(struct vcpu *v, uint32_t err)
+{
+	struct nvmx_vcpu *n = nested_of(v);
+	struct vmx_vcpu *x = v->arch;
+	log_warn("vm %s: vCPU %u: the CPU refused vmcs02 (%s): L1's VM entry fails", v->vm->cfg->name,
+		 v->index, err ? vmx_insn_error_name(err) : "VMfailInvalid");
+	vmx_make_current(x->vmcs01_pa);
+	x->vmcs_pa = x->vmcs01_pa;
+	x->launched = true;
+	x->timer_armed = vmcs_read(VMCS_PIN_BASED_CONTROLS) & PIN_PREEMPT;
+	/* L1 continues after its VMLAUNCH/VMRESUME (n->v01 holds that RIP) */
+	v->rip = x->exit_rip = vmcs_get(n->v01, VMCS_GUEST_RIP);
+	v->gpr[RSP] = vmcs_get(n->v01, VMCS_GUEST_RSP);
+	uint64_t rflags = vmcs_get(n->v01, VMCS_GUEST_RFLAGS);
+	struct nvmx_result r = err ? nvmx_fail(&n->st, rflags, err) : nvmx_fail_invalid(rflags);
+	v->rflags = r.rflags;
+	if (n->entry_was_launch)
+		n->st.launched = false;  /* a failed VMLAUNCH leaves the VMCS clear */
+	v->mem = &v->vm->mem;
+	n->in_l2 = false;
+	n->merged = false;
+	n->stats.entry_fail_valid++;
+}
+
 void nvmx_report(struct vcpu *v)
 {
 	struct nvmx_vcpu *n = nested_of(v);
 	const struct nvmx_stats *t = &n->stats;
 	if (!t->insns)
 		return;
-	log_info("vm %s: vCPU %u: nested VMX: %lu VMX instructions, %lu VM entries (%lu VMfailValid, "
+	log_info("vm %s: vCPU %u: nested VMX: %lu VMX instructions, %lu VM entries (%lu fast, %lu VMfailValid, "
 		 "%lu entry-failure exits), %lu L2 exits to L1, %lu kept by L0, EPT02 %lu fills %lu zaps, "
 		 "%lu EPT exits to L1, %lu INTR/NMI to L1",
-		 v->vm->cfg->name, v->index, t->insns, t->entries, t->entry_fail_valid, t->entry_fail_exit,
+		 v->vm->cfg->name, v->index, t->insns, t->entries, t->fast_entries, t->entry_fail_valid, t->entry_fail_exit,
 		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1);
 }

@@ -43,8 +43,15 @@ int nvmx_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 
 void nvmx_report(struct vcpu *v);
 
+/* The CPU refused to enter vmcs02 (VMfailValid err, or VMfailInvalid when
+ * err is 0): L1's VMLAUNCH/VMRESUME fails with that error, as L1's own CPU
+ * would have failed it, and L1 continues after it. */
+void nvmx_entry_vmfail(struct vcpu *v, uint32_t err);
+bool nvmx_in_l2(struct vcpu *v);
+
 struct nvmx_stats {
 	uint64_t entries, entry_fail_valid, entry_fail_exit; /* VMLAUNCH/VMRESUME */
+	uint64_t fast_entries;                                /* VMRESUMEs without a merge */
 	uint64_t insns;                                       /* other VMX insns  */
 	uint64_t reflected, l2_exits_l0;
 	uint64_t ept02_fills, ept_to_l1, ept02_zaps;

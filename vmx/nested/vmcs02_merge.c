@@ -72,8 +72,32 @@ static void merge_bitmap(uint8_t *out, const uint8_t *l0, enum l1_bitmap how,
 		memset(out, 0xff, VMCS02_BITMAP_SIZE);
 	else if (how == L1_BITMAP_NONE)
 		memset(out, 0, VMCS02_BITMAP_SIZE);
-	for (unsigned i = 0; i < VMCS02_BITMAP_SIZE; i++)
-		out[i] |= l0[i];
+	for (unsigned i = 0; i < VMCS02_BITMAP_SIZE; i += 8) {
+		uint64_t a, b;
+		memcpy(&a, out + i, 8);
+		memcpy(&b, l0 + i, 8);
+		a |= b;
+		memcpy(out + i, &a, 8);
+	}
+}
+
+/* The MSR bitmap (25.6.9) when L0 lets only `pass` through: out is all
+ * ones but for those MSRs' read and write bits, which are L1's. */
+static void merge_msr_sparse(uint8_t *out, const uint32_t *pass, unsigned count,
+			     const struct vmcs_image *v12, const struct gmem *l1)
+{
+	for (unsigned i = 0; i < count; i++) {
+		uint32_t msr = pass[i];
+		unsigned off = msr <= 0x1fffu ? 0 : 1024;
+		for (unsigned w = 0; w < 2; w++) {
+			unsigned bit = (off + w * 2048) * 8 + (msr & 0x1fffu);
+			uint8_t m = (uint8_t)(1u << (bit % 8));
+			if (nvmx_l1_wants_msr(v12, l1, msr, w))
+				out[bit / 8] |= m;
+			else
+				out[bit / 8] &= (uint8_t)~m;
+		}
+	}
 }
 
 static void copy_type(struct vmcs_image *dst, const struct vmcs_image *src, unsigned type)
@@ -172,19 +196,28 @@ void vmcs02_merge(struct vmcs_image *v02, const struct vmcs_image *v12,
 	}
 
 	/* ---- I/O bitmaps (25.6.4) and MSR bitmap (25.6.9) ---- */
-	merge_bitmap(l0->io_a, l0->l0_io_a,
-		     (proc12 & NVMX_PROC_IO_BITMAPS) ? L1_BITMAP_AT :
-		     (proc12 & NVMX_PROC_UNCOND_IO) ? L1_BITMAP_ALL : L1_BITMAP_NONE,
-		     vmcs_get(v12, VMCS_IO_BITMAP_A), l1);
-	merge_bitmap(l0->io_b, l0->l0_io_b,
-		     (proc12 & NVMX_PROC_IO_BITMAPS) ? L1_BITMAP_AT :
-		     (proc12 & NVMX_PROC_UNCOND_IO) ? L1_BITMAP_ALL : L1_BITMAP_NONE,
-		     vmcs_get(v12, VMCS_IO_BITMAP_B), l1);
-	merge_bitmap(l0->msr, l0->l0_msr,
-		     (proc12 & NVMX_PROC_MSR_BITMAPS) ? L1_BITMAP_AT : L1_BITMAP_ALL,
-		     vmcs_get(v12, VMCS_MSR_BITMAP), l1);
-	vmcs_set(v02, VMCS_IO_BITMAP_A, l0->io_a_hpa);
-	vmcs_set(v02, VMCS_IO_BITMAP_B, l0->io_b_hpa);
+	if (l0->io_all_hpa) {
+		/* L0 takes every port: its bitmaps are already the union */
+		vmcs_set(v02, VMCS_IO_BITMAP_A, l0->io_all_hpa);
+		vmcs_set(v02, VMCS_IO_BITMAP_B, l0->io_all_hpa + VMCS02_BITMAP_SIZE);
+	} else {
+		merge_bitmap(l0->io_a, l0->l0_io_a,
+			     (proc12 & NVMX_PROC_IO_BITMAPS) ? L1_BITMAP_AT :
+			     (proc12 & NVMX_PROC_UNCOND_IO) ? L1_BITMAP_ALL : L1_BITMAP_NONE,
+			     vmcs_get(v12, VMCS_IO_BITMAP_A), l1);
+		merge_bitmap(l0->io_b, l0->l0_io_b,
+			     (proc12 & NVMX_PROC_IO_BITMAPS) ? L1_BITMAP_AT :
+			     (proc12 & NVMX_PROC_UNCOND_IO) ? L1_BITMAP_ALL : L1_BITMAP_NONE,
+			     vmcs_get(v12, VMCS_IO_BITMAP_B), l1);
+		vmcs_set(v02, VMCS_IO_BITMAP_A, l0->io_a_hpa);
+		vmcs_set(v02, VMCS_IO_BITMAP_B, l0->io_b_hpa);
+	}
+	if (l0->msr_pass)
+		merge_msr_sparse(l0->msr, l0->msr_pass, l0->msr_pass_count, v12, l1);
+	else
+		merge_bitmap(l0->msr, l0->l0_msr,
+			     (proc12 & NVMX_PROC_MSR_BITMAPS) ? L1_BITMAP_AT : L1_BITMAP_ALL,
+			     vmcs_get(v12, VMCS_MSR_BITMAP), l1);
 	vmcs_set(v02, VMCS_MSR_BITMAP, l0->msr_hpa);
 
 	/* ---- CR0/CR4 masks, read shadows, guest values (25.6.6) ---- */

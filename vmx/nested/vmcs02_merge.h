@@ -96,6 +96,15 @@ struct vmcs02_l0 {
 	uint64_t eptp02;                /* EPTP of EPT02 (proc2 EPT is L0's) */
 	/* L0's own intercept bitmaps for this VM (4 KiB each). */
 	const uint8_t *l0_io_a, *l0_io_b, *l0_msr;
+	/* Shortcuts for an L0 that intercepts (almost) everything, as Nestor
+	 * does: io_all_hpa != 0 says L0's I/O bitmaps (A at io_all_hpa, B one
+	 * page up) are all ones, so vmcs02 uses them as they are; msr_pass
+	 * lists the only MSRs L0's MSR bitmap lets through, so the merged
+	 * bitmap (all ones, prepared once by the caller) changes only in
+	 * their bits.  Both 0/NULL: the full merge. */
+	uint64_t io_all_hpa;
+	const uint32_t *msr_pass;
+	unsigned msr_pass_count;
 	/* L0-owned buffers for the merged bitmaps, and their host addresses. */
 	uint8_t *io_a, *io_b, *msr;
 	uint64_t io_a_hpa, io_b_hpa, msr_hpa;

@@ -9,9 +9,14 @@
  *
  * Addresses in this ABI are L2 guest-physical addresses (L2 GPAs); svmhv's
  * NPT12 maps them to L1 GPAs (AMD APM vol. 2, 15.25).
+ *
+ * vmxhv (tests/guests/vmxhv.c, rt/vmx_guest.h) offers the same ABI, op for
+ * op, on Intel VMX with VMCALL and its EPT12; an L2 that wants to run
+ * under either calls l1hv_call(), which picks the instruction by vendor.
  */
 #ifndef GUEST_SVM_GUEST_H
 #define GUEST_SVM_GUEST_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SVMHV_HC_BASE 0x53560000ull       /* "SV" */
@@ -44,6 +49,31 @@ static inline long svmhv_call(enum svmhv_op op, uint64_t a1, uint64_t a2)
 {
 	long ret;
 	__asm__ volatile("vmmcall" : "=a"(ret) : "a"(SVMHV_HC(op)), "b"(a1), "c"(a2) : "memory");
+	return ret;
+}
+
+/* AMD (VMMCALL, svmhv) or Intel (VMCALL, vmxhv)?  Asked once: under an
+ * L1 hypervisor every CPUID is an exit. */
+static inline bool l1hv_amd(void)
+{
+	static int amd = -1;
+	if (amd < 0) {
+		uint32_t a = 0, b, c = 0, d;
+		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+		amd = b == 0x68747541;       /* "Auth"enticAMD */
+	}
+	return amd;
+}
+
+/* One call for both L1 hypervisors: VMMCALL (0F 01 D9) on AMD, VMCALL
+ * (0F 01 C1) on Intel, both 3 bytes long. */
+static inline long l1hv_call(enum svmhv_op op, uint64_t a1, uint64_t a2)
+{
+	long ret;
+	if (l1hv_amd())
+		__asm__ volatile("vmmcall" : "=a"(ret) : "a"(SVMHV_HC(op)), "b"(a1), "c"(a2) : "memory");
+	else
+		__asm__ volatile("vmcall" : "=a"(ret) : "a"(SVMHV_HC(op)), "b"(a1), "c"(a2) : "memory");
 	return ret;
 }
 #endif
