@@ -492,6 +492,11 @@ static int set_global_trace(struct parser *p)
 	return set_onoff(p, &p->cfg->trace);
 }
 
+static int set_vmcs_shadow(struct parser *p)
+{
+	return set_onoff(p, &p->cfg->vmcs_shadow);
+}
+
 /* ---- [vm] keys ------------------------------------------------------------- */
 
 static int set_memory(struct parser *p)
@@ -685,6 +690,7 @@ static const struct key_def global_keys[] = {
 	{ "exit", set_exit, false },
 	{ "log", set_log, false },
 	{ "trace", set_global_trace, false },
+	{ "vmcs_shadow", set_vmcs_shadow, false },
 	{ "selftest", set_selftest, false },
 };
 
@@ -1015,6 +1021,7 @@ void config_init(struct nestor_config *cfg)
 	cfg->exit_mode = CFG_EXIT_HALT;
 	cfg->log_level = CFG_DEFAULT_LOG_LEVEL;
 	cfg->trace = false;
+	cfg->vmcs_shadow = true;
 }
 
 static void parser_init(struct parser *p, struct nestor_config *cfg,

@@ -94,6 +94,7 @@ struct nestor_config {
 	enum cfg_selftest selftest;
 	unsigned log_level; /* 0 error .. 3 debug, default 2 */
 	bool trace;
+	bool vmcs_shadow;   /* nested VMX: the CPU's VMCS shadowing for L1 (default on) */
 	uint32_t vm_count;
 	struct vm_config vms[CFG_MAX_VMS];
 };

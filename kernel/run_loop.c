@@ -157,6 +157,7 @@ int vms_run(const struct nestor_config *cfg, const struct boot_info *bi)
 	int failed = 0;
 	unsigned next_pcpu = 0;
 	trace_l0_init();
+	nvmx_shadowing_off = !cfg->vmcs_shadow;
 	for (unsigned i = 0; i < cfg->vm_count; i++) {
 		struct vm *vm = &vms[vm_count];
 		if (vm_create(vm, &cfg->vms[i], vm_count, bi)) {

@@ -10,8 +10,8 @@
  *   the nested code: REFLECT, when it gives an L2 exit to L1;
  *   the run loop: points its CPU's ring at the vCPU it runs (on when that
  *     vCPU's VM is traced), and dumps the ring when asked.
- * TODO(VMX): vmx/vmx.c calls trace_entry/trace_exit around VMLAUNCH/VMRESUME
- * as svm/svm.c does around VMRUN, and vmx/nested calls trace_reflect.
+ * Both backends do the same: svm/svm.c around VMRUN, vmx/vmx.c around
+ * VMLAUNCH/VMRESUME; svm/nested/nsvm.c and vmx/nested/nvmx.c reflect.
  *
  * Tracing off costs each record site one load and one branch predicted
  * not taken (trace_on); the record is built out of line.

@@ -95,9 +95,9 @@ struct vcpu {
 	uint64_t slice_end;     /* TSC: end of its time slice on a shared CPU */
 	bool halted;
 	/* The level running on this vCPU: 1 for L1, 2 while L1's guest runs.
-	 * The nested code sets it when it switches VMCBs (svm/nested/nsvm.c);
-	 * the run loop counts, and the backend traces, exits by it.
-	 * TODO(nested VMX): vmx/nested sets it on VMLAUNCH/VMRESUME and on the exit to L1. */
+	 * The nested code sets it when it switches VMCBs or VMCSs
+	 * (svm/nested/nsvm.c, vmx/nested/nvmx.c); the run loop counts, and
+	 * the backend traces, exits by it. */
 	uint8_t level;
 	uint64_t mtrr_def_type;
 	uint64_t vm_hsave_pa;    /* nested SVM: L1's VM_HSAVE_PA */

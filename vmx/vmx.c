@@ -14,6 +14,7 @@
 #include "kernel/vcpu.h"
 #include "kernel/platform.h"
 #include "kernel/log.h"
+#include "kernel/trace_l0.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/percpu.h"
@@ -577,6 +578,7 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	}
 	write_cr2(x->cr2);
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fpu));
+	trace_entry(v);
 	int r = vmx_enter(v->gpr, x->launched);
 	v->exit_tsc = rdtsc();
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
@@ -601,6 +603,11 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	v->gpr[RSP] = vmcs_read(VMCS_GUEST_RSP);
 	v->rflags = vmcs_read(VMCS_GUEST_RFLAGS);
 	uint32_t reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON);
+	/* Traced before nested code may switch levels: the level that exited.
+	 * L1's VMLAUNCH/VMRESUME is marked: there ends its handling of an L2 exit. */
+	bool l1_entry = x->nested && v->level == 1 &&
+			((reason & 0xffff) == VMX_EXIT_VMLAUNCH || (reason & 0xffff) == VMX_EXIT_VMRESUME);
+	trace_exit(v, l1_entry ? TRACE_VMRUN : TRACE_EXIT, reason, vmcs_read(VMCS_EXIT_QUALIFICATION));
 	/* An event being delivered when the exit happened is delivered again
 	 * on the next entry (SDM 28.2.4, IDT-vectoring information). */
 	uint32_t idt = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_INFO);

@@ -222,6 +222,12 @@ SCENARIOS = [
                      r"^\s+1\s+0\s+L1 svm\s+0x81\s+VMMCALL\s+2$",
                      r"^Nested exit anatomy",
                      r"^\s+L2 svm\s+0x(72|81)\s+(CPUID|VMMCALL)\s+[1-9]\d*(\s+\d+){4}\s+\d+\.\d\d$"])]),
+    # The same without VMCS shadowing: every VMREAD/VMWRITE of L1 exits and is emulated.
+    Scenario("nvmx-noshadow", "bochs", "mb2", cfg="nested-vmx-smoke.cfg", cmdline="vmcs_shadow=off",
+             timeout=300, cpus=1, modules=["build/guests/nvmx_smoke.elf"],
+             expect=[r"\[vsmoke\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vsmoke ended: status 1 ",
+                     r"vm vsmoke: vCPU 0: nested VMX: [1-9]\d{3,} VMX instructions, \d+ VM entries \(0 fast"],
+             reject=[r"\] FAIL:", r"VMCS shadowing on"]),
     Scenario("default-config", "qemu", "mb1", cpus=1,
              expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB",
                      r"\[demo\] Hello from a Nestor guest", r"\[demo\] SUMMARY: 2 passed, 0 failed"]),

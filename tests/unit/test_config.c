@@ -46,6 +46,7 @@ static void test_init_defaults(void **state)
 	assert_int_equal(cfg.exit_mode, CFG_EXIT_HALT);
 	assert_int_equal(cfg.log_level, 2);
 	assert_false(cfg.trace);
+	assert_true(cfg.vmcs_shadow);
 	assert_int_equal(cfg.vm_count, 0);
 }
 
@@ -333,6 +334,7 @@ static const struct error_case error_cases[] = {
 	{ "exit = reboot\n", 1, "bad value 'reboot' for 'exit'" },
 	{ "log = 4\n", 1, "bad value '4' for 'log'" },
 	{ "trace = yes\n", 1, "bad value 'yes' for 'trace'" },
+	{ "vmcs_shadow = maybe\n", 1, "bad value 'maybe' for 'vmcs_shadow'" },
 	/* sizes and numbers */
 	{ "[vm a]\nimage=x\nmemory = 12X\n", 3, "bad value '12X' for 'memory'" },
 	{ "[vm a]\nimage=x\nmemory = M\n", 3, "bad value 'M' for 'memory'" },
@@ -421,6 +423,11 @@ static void test_trace_keys(void **state)
 	assert_int_equal(config_apply_cmdline(&cfg, "trace=off", &err), 0);
 	assert_false(cfg.trace);
 	assert_true(cfg.vms[0].trace);
+	/* vmcs_shadow: on by default, off from the file or the command line */
+	assert_int_equal(parse("vmcs_shadow = off\n[vm a]\nimage=x\n", &cfg, &err), 0);
+	assert_false(cfg.vmcs_shadow);
+	assert_int_equal(config_apply_cmdline(&cfg, "vmcs_shadow=on", &err), 0);
+	assert_true(cfg.vmcs_shadow);
 }
 
 static void test_error_cases(void **state)

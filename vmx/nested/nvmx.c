@@ -25,7 +25,9 @@
 #include "vmx/vmx_check.h"
 #include "kernel/guest_insn.h"
 #include "kernel/log.h"
+#include "kernel/trace_l0.h"
 #include "kernel/platform.h"
+#include "kernel/backend.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/traps.h"
@@ -89,7 +91,7 @@ static bool adv_ready;
  * exist on this CPU; read-only (exit-information) fields only for reading,
  * and only if the CPU lets L0 VMWRITE them (IA32_VMX_MISC bit 29). */
 static bool shadowing;             /* on: the CPU has it and it is not switched off */
-bool nvmx_shadowing_off;           /* kernel command line vmcs_shadow=off */
+bool nvmx_shadowing_off;           /* config / command line vmcs_shadow = off */
 static uint16_t shadow_fields[64]; /* indexes into vmcs_field_table */
 static unsigned shadow_count;
 static uint64_t vmread_bitmap, vmwrite_bitmap;
@@ -144,6 +146,8 @@ static void shadowing_setup(void)
 		}
 	}
 	shadowing = true;
+	log_info("nvmx: VMCS shadowing on: %u fields of vmcs12 without exits%s", shadow_count,
+		 write_ro ? " (exit information included)" : " (not the exit information: no VMWRITE to it)");
 }
 
 /* image -> shadow VMCS; vmcs01 links it (the caller's VMCS stays current). */
@@ -471,6 +475,7 @@ static void resume_l1_at_host_state(struct vcpu *v, struct nvmx_vcpu *n)
 	v->gpr[RSP] = vmcs_get(n->v01, VMCS_GUEST_RSP);
 	v->rflags = vmcs_get(n->v01, VMCS_GUEST_RFLAGS);
 	v->mem = &v->vm->mem;
+	v->level = 1;
 	n->in_l2 = false;
 	n->l1_exit_pending = 0;
 	v->halted = false;
@@ -495,6 +500,7 @@ static void vmexit_to_l1(struct vcpu *v, struct nvmx_vcpu *n, const struct nvmx_
 	vmcs02_exit_to_vmcs12(&n->st.vmcs12, n->v02, e, &n->info);
 	resume_l1_at_host_state(v, n);
 	shadow_load(v, n);
+	trace_reflect(v, e->reason, e->qual);
 	n->stats.reflected++;
 }
 
@@ -541,6 +547,7 @@ static void enter_l2(struct vcpu *v, struct nvmx_vcpu *n, bool launch)
 	v->gpr[RSP] = vmcs_get(n->v02, VMCS_GUEST_RSP);
 	v->rflags = vmcs_get(n->v02, VMCS_GUEST_RFLAGS);
 	v->mem = &n->l2_mem;
+	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->in_l2 = true;
 	n->entry_was_launch = launch;
 	if (launch)
@@ -1001,6 +1008,7 @@ void nvmx_entry_vmfail(struct vcpu *v, uint32_t err)
 	if (n->entry_was_launch)
 		n->st.launched = false;  /* a failed VMLAUNCH leaves the VMCS clear */
 	v->mem = &v->vm->mem;
+	v->level = 1;
 	n->in_l2 = false;
 	n->merged = false;
 	n->stats.entry_fail_valid++;
