@@ -36,6 +36,16 @@
 #define VMCB12_READ_SAVE offsetof(struct vmcb_save, reserved6)
 #define RFLAGS_IF (1ull << 9)
 
+/* One shadow nested table: NPT12 x NPT01 for one (nCR3, ASID12). */
+#define NPT02_SLOTS 4
+struct npt02 {
+	struct s2pt t;
+	bool live;
+	uint64_t ncr3;
+	uint32_t asid12;
+	uint64_t last_use;
+};
+
 struct nsvm_vcpu {
 	struct vmcb *vmcb02;           /* what the CPU runs for L2            */
 	struct vmcb *vmcb12;           /* L0's private copy of L1's vmcb12:   */
@@ -49,10 +59,10 @@ struct nsvm_vcpu {
 	bool flush_asid02;             /* INVLPGA etc.: flush at next VMRUN   */
 	uint64_t l1_exit_pending;      /* 0, or INTR/NMI for a made-up exit   */
 	/* NPT02: the shadow of NPT12 x NPT01 for the current (nCR3, ASID12) */
-	struct s2pt npt02;
-	bool npt02_live;
-	uint64_t npt02_ncr3;
-	uint32_t npt02_asid12;
+	struct npt02 npt02[NPT02_SLOTS];
+	struct npt02 *npt;             /* the one vmcb02 runs on (NP on) */
+	uint64_t use_clock;
+	uint64_t last_ncr3_02;         /* vmcb02's last nCR3: another flushes */
 	struct nptc_regs nptc;
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
@@ -117,12 +127,35 @@ static void set_gif(struct vcpu *v, bool on)
 		s->vmcb01->ctl.intercept_misc2 &= ~NSVM_MISC2_STGI;
 }
 
-static void npt02_zap(struct nsvm_vcpu *n)
+static void npt02_zap(struct nsvm_vcpu *n, struct npt02 *t)
 {
-	if (n->npt02.tables > 1)
-		s2pt_clear(&n->npt02, table_free);
-	n->npt02_live = false;
+	if (t->t.tables > 1)
+		s2pt_clear(&t->t, table_free);
+	t->live = false;
 	n->stats.npt02_zaps++;
+}
+
+/* The NPT02 of (nCR3, ASID12): the one kept from before, or the least
+ * recently used slot, emptied for it.  A guest hypervisor that switches
+ * between guests (L3 under svmhv: its L2 and its L2's guest) keeps both
+ * tables instead of refilling one at every switch. */
+static struct npt02 *npt02_for(struct nsvm_vcpu *n, uint64_t ncr3, uint32_t asid12)
+{
+	struct npt02 *victim = &n->npt02[0];
+	for (unsigned i = 0; i < NPT02_SLOTS; i++) {
+		struct npt02 *t = &n->npt02[i];
+		if (t->live && t->ncr3 == ncr3 && t->asid12 == asid12) {
+			t->last_use = ++n->use_clock;
+			return t;
+		}
+		if (!t->live || t->last_use < victim->last_use)
+			victim = t;
+	}
+	if (victim->live)
+		npt02_zap(n, victim);
+	*victim = (struct npt02){ .t = victim->t, .live = true, .ncr3 = ncr3, .asid12 = asid12,
+				  .last_use = ++n->use_clock };
+	return victim;
 }
 
 static int npt01_lookup(const void *ctx, uint64_t gpa, uint64_t *hpa, unsigned *perms, uint64_t *size)
@@ -144,7 +177,7 @@ static bool l2_xlate(void *ctx, uint64_t gpa, struct gmem_range *out)
 
 	if (!(n->vmcb12->ctl.np_enable & 1)) {
 		l1_gpa = gpa; /* no NPT12: L2's physical addresses are L1's */
-	} else if (n->npt02_live && s2pt_lookup(&n->npt02, page, &hpa, &perms, NULL) == 0) {
+	} else if (n->npt && s2pt_lookup(&n->npt->t, page, &hpa, &perms, NULL) == 0) {
 		*out = (struct gmem_range){ .gpa = page, .size = PAGE_SIZE, .hpa = hpa,
 					    .kind = (perms & S2_W) ? GMEM_RAM : GMEM_ROM };
 		return true;
@@ -173,9 +206,11 @@ int nsvm_vcpu_init(struct vcpu *v, struct svm_vcpu *s)
 	n->vmcb02 = alloc_bytes(PAGE_SIZE);
 	n->vmcb12 = alloc_bytes(PAGE_SIZE);
 	n->msrpm02 = alloc_bytes(NSVM_MSRPM_SIZE);
-	if (!n->vmcb02 || !n->vmcb12 || !n->msrpm02 ||
-	    s2pt_init(&n->npt02, S2_NPT, table_alloc, NULL, cpu_caps.has_1g_pages))
+	if (!n->vmcb02 || !n->vmcb12 || !n->msrpm02)
 		return -1;
+	for (unsigned i = 0; i < NPT02_SLOTS; i++)
+		if (s2pt_init(&n->npt02[i].t, S2_NPT, table_alloc, NULL, cpu_caps.has_1g_pages))
+			return -1;
 	memcpy(n->msrpm02, (const void *)svm_msrpm_pa, NSVM_MSRPM_SIZE);
 	gmem_init(&n->l2_mem);
 	n->l2_view = (struct gmem_view){ .xlate = l2_xlate, .ctx = n };
@@ -349,15 +384,12 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 		vmrun_failed(v, n, gpa, &f, l1_next);
 		return;
 	}
-	/* 4. NPT02 stands for the TLB of (nCR3, ASID12): another table or
-	 * ASID starts it afresh, and so does a flush L1 asks for (below). */
+	/* 4. NPT02 stands for the TLB of (nCR3, ASID12): one table per pair,
+	 * a few kept; a flush L1 asks for empties them (below).  All run
+	 * under ASID02, so a switch to another table flushes it. */
 	bool np = v12->ctl.np_enable & 1, flush = n->flush_asid02 || asid02_owner[v->pcpu] != v;
 	if (np) {
-		if (n->npt02_live && (n->npt02_ncr3 != v12->ctl.n_cr3 || n->npt02_asid12 != v12->ctl.asid))
-			npt02_zap(n), flush = true;
-		n->npt02_live = true;
-		n->npt02_ncr3 = v12->ctl.n_cr3;
-		n->npt02_asid12 = v12->ctl.asid;
+		n->npt = npt02_for(n, v12->ctl.n_cr3, v12->ctl.asid);
 		n->nptc = (struct nptc_regs){
 			.ncr3 = v12->ctl.n_cr3, .maxphyaddr = cpu_caps.phys_bits,
 			.long_mode = v01->save.efer & NSVM_EFER_LMA, .nxe = v01->save.efer & NSVM_EFER_NXE,
@@ -368,13 +400,24 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	merge_msrpm(v, n);
 	struct nsvm_merge_params p = {
 		.msrpm02_pa = (uint64_t)n->msrpm02, .iopm02_pa = svm_iopm_pa, /* L0 intercepts every port */
-		.asid02 = asid02_of(vm), .n_cr3_02 = np ? n->npt02.root : vm->s2.root,
-		.tlb_flush_cmd = flush_cmd(), .flush = flush,
+		.asid02 = asid02_of(vm), .n_cr3_02 = np ? n->npt->t.root : vm->s2.root,
+		.tlb_flush_cmd = flush_cmd(),
 	};
+	p.flush = flush || p.n_cr3_02 != n->last_ncr3_02;
+	n->last_ncr3_02 = p.n_cr3_02;
 	nsvm_l0_intercepts(&v01->ctl, &p.l0);
-	if (nsvm_merge_vmcb02(v02, v12, v01, &p) && np) {
-		npt02_zap(n);          /* L1 flushed: NPT02 is that TLB */
-		n->npt02_live = true;
+	unsigned l1_flush = nsvm_merge_vmcb02(v02, v12, v01, &p);
+	if (l1_flush) {
+		/* L1 flushed: the NPT02s are that TLB — all of L1's ASIDs for
+		 * TLB_CONTROL 1, else the tables of this ASID12 (15.16.1) */
+		for (unsigned i = 0; i < NPT02_SLOTS; i++) {
+			struct npt02 *t = &n->npt02[i];
+			if (t->live && ((l1_flush & NSVM_MERGE_L1_FLUSH_ALL) || t->asid12 == v12->ctl.asid)) {
+				npt02_zap(n, t);
+				if (t == n->npt)
+					t->live = true;   /* emptied, still this pair's */
+			}
+		}
 		v02->ctl.tlb_control = flush_cmd();
 	}
 	if (asid02_of(vm) == vm->asid)
@@ -500,9 +543,9 @@ static bool l2_npf(struct vcpu *v, struct nsvm_vcpu *n, struct vm_exit *e)
 	int k = npt_compose(&vm->mem, &n->nptc, c02->exit_info2, c02->exit_info1, npt01_lookup, &vm->s2, &r);
 	switch (k) {
 	case NPTC_MAP:
-		if (s2pt_map(&n->npt02, r.gpa02, r.hpa, r.size, r.perms, 0)) {
-			npt02_zap(n);  /* out of frames: start over */
-			n->npt02_live = true;
+		if (s2pt_map(&n->npt->t, r.gpa02, r.hpa, r.size, r.perms, 0)) {
+			npt02_zap(n, n->npt);  /* out of frames: start over */
+			n->npt->live = true;
 			n->vmcb02->ctl.tlb_control = flush_cmd();
 		}
 		n->stats.npt02_fills++;

@@ -222,6 +222,41 @@ SCENARIOS = [
                      r"^\s+1\s+0\s+L1 svm\s+0x81\s+VMMCALL\s+2$",
                      r"^Nested exit anatomy",
                      r"^\s+L2 svm\s+0x(72|81)\s+(CPUID|VMMCALL)\s+[1-9]\d*(\s+\d+){4}\s+\d+\.\d\d$"])]),
+    # Nested VMX end to end: vmxhv (tests/guests/vmxhv.c) runs the test guests as L2 with EPT12.
+    Scenario("nested-vmx", "bochs", "mb2", cfg="nested-vmx.cfg", timeout=400,
+             modules=[f"build/guests/{g}.elf" for g in ("vmxhv", "cpu", "io", "memory", "npt12")],
+             expect=[r"\[l2-cpu\] vmxhv: running cpu\.elf as L2 \(EPT12 4K\+2M, VPID (yes|no), shadow VMCS (yes|no)\)",
+                     r"\[l2-cpu\] cpu test guest: Intel, under Nestor", r"\[l2-cpu\] PASS: cpuid: VMX hidden \(not nested\)",
+                     r"\[l2-cpu\] PASS: hypercall: console write", r"\[l2-cpu\] SUMMARY: [1-9]\d* passed, 0 failed",
+                     r"\[l2-cpu\] vmxhv: L2 ended with status 0 after \d+ exits", r"vm l2-cpu ended: status 1 ",
+                     r"\[l2-io\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-io ended: status 1 ",
+                     r"\[l2-memory\] PASS: mmio: REP STOSD into a hole",
+                     r"\[l2-memory\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-memory ended: status 1 ",
+                     r"\[l2-npt12\] PASS: remap: L2 reads the new L1 page",
+                     r"\[l2-npt12\] PASS: unmap 4K page: the read takes exactly one EPT violation in vmxhv",
+                     r"\[l2-npt12\] PASS: unmap page in a 2M page: the write takes exactly one EPT violation in vmxhv",
+                     r"\[l2-npt12\] PASS: split: each 4 KiB page shows its new L1 page",
+                     r"\[l2-npt12\] SUMMARY: 19 passed, 0 failed",
+                     r"\[l2-npt12\] vmxhv: L2 ended with status 0 after \d+ exits \(\d+ cpuid, \d+ vmcall, 2 ept\)",
+                     r"vm l2-npt12 ended: status 1 ",
+                     r"vm l2-npt12: vCPU 0: nested VMX: \d+ VMX instructions, \d+ VM entries \(\d+ fast, 0 VMfailValid, 0 entry-failure exits\)"],
+             reject=[r"\] FAIL:"]),
+    Scenario("nested-vmx-interrupts", "bochs", "mb2", cfg="nested-vmx-interrupts.cfg", timeout=300,
+             modules=["build/guests/vmxhv.elf", "build/guests/interrupts.elf"],
+             expect=[r"\[l2-interrupts\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-interrupts ended: status 1 ",
+                     r"vm l2-interrupts: vCPU 0: nested VMX: \d+ VMX instructions"], reject=[r"\] FAIL:"]),
+    # Nested VMX: a hostile L1 (bad VMXON/VMPTRLD/VMCLEAR/VMWRITE/VMLAUNCH, 26.x checks, MSR-load
+    # lists) gets the SDM's answers and log lines, next to a plain VM that keeps running.
+    Scenario("nvmx-hostile", "bochs", "mb2", cfg="nested-vmx-hostile.cfg", timeout=300,
+             modules=["build/guests/nvmx_hostile.elf", "build/guests/cpu.elf"],
+             expect=[r"\[hostile\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm hostile ended: status 1 ",
+                     r"\[hostile\] PASS: vmptrld: VMCS in MMIO \(LAPIC page\) gives VMfailValid\(9\)",
+                     r"\[hostile\] PASS: intr: with acknowledge-on-exit, reason 1 carries vector 0x40",
+                     r"vm hostile: vCPU 0: VMLAUNCH of vmcs12: fails SDM [\d.]+: CR3-target count",
+                     r"vm hostile: vCPU 0: VMLAUNCH of vmcs12: fails SDM [\d.]+: guest RFLAGS reserved bits",
+                     r"\[cpu\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm cpu ended: status 1 ",
+                     r"vm hostile: vCPU 0: nested VMX: \d+ VMX instructions, \d+ VM entries \(\d+ fast, 6 VMfailValid, 3 entry-failure exits\)"],
+             reject=[r"\] FAIL:"]),
     # The same without VMCS shadowing: every VMREAD/VMWRITE of L1 exits and is emulated.
     Scenario("nvmx-noshadow", "bochs", "mb2", cfg="nested-vmx-smoke.cfg", cmdline="vmcs_shadow=off",
              timeout=300, cpus=1, modules=["build/guests/nvmx_smoke.elf"],
@@ -256,6 +291,8 @@ def run_qemu(sc, d, serial):
            "-m", f"{sc.memory_mb}M", "-display", "none", "-no-reboot", "-net", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-serial", f"file:{serial}", "-monitor", "none"]
+    if os.environ.get("NESTOR_QEMU_LOG"):   # debugging: QEMU's view of resets and guest errors
+        cmd += ["-d", os.environ["NESTOR_QEMU_LOG"], "-D", os.path.join(d, "qemu.log")]
     if sc.boot == "mb1":
         cmd += ["-kernel", ELF, "-append", ("exit=qemu " + sc.cmdline).strip()]
         if files:
@@ -420,6 +457,12 @@ def bench_figures(log, vendor_level, mode, variant=""):
             ns = ticks * 1e6 / khz if khz else 0
             out.append((f"{name}_ns", f"{ns:.0f}", "ns"))
             out.append((f"{name}_per_s", f"{1e9 / ns:.0f}" if ns else "0", "ops/s"))
+    # how many VMREAD/VMWRITE L1 does per round trip (VMX guest hypervisors)
+    if mode == "insns":
+        for m in re.finditer(r"BENCHVMCS (\w+) (\w+) (\d+) (\d+)", log):
+            name = f"{m.group(1)}_{vendor_level}_{m.group(2)}{variant}"
+            out.append((f"{name}_l1_vmreads", int(m.group(3)), "vmreads"))
+            out.append((f"{name}_l1_vmwrites", int(m.group(4)), "vmwrites"))
     return out
 
 
@@ -432,6 +475,8 @@ def run_bench(only=None):
     runs = [("qemu", "insns", icount, "l1", BENCH_CFG, "bench.elf"), ("qemu", "wall", [], "l1", BENCH_CFG, "bench.elf"),
             ("bochs", "insns", None, "l1", BENCH_CFG, "bench.elf"),
             ("qemu", "insns", icount, "l2", "nested-bench.cfg", "nsvm_bench.elf"),
+            ("bochs", "insns", None, "l2", "nested-vmx-bench.cfg", "nvmx_bench.elf"),
+            ("bochs", "insns", None, "l2", "nested-vmx-bench-noshadow.cfg", "nvmx_bench.elf", "_noshadow"),
             # the same with the exit trace on: what recording costs (docs/benchmarks.md)
             ("qemu", "insns", icount, "l2", "nested-bench-traced.cfg", "nsvm_bench.elf", "_traced"),
             ("qemu", "wall", [], "l2", "nested-bench.cfg", "nsvm_bench.elf")]

@@ -327,7 +327,7 @@ static void ept02_zap(struct nvmx_vcpu *n)
 {
 	if (n->ept02.tables > 1)
 		s2pt_clear(&n->ept02, table_free);
-	n->ept02_eptp12 = 0;
+	/* ept02_eptp12 still names the EPTP12 the (now empty) EPT02 is for */
 	n->stats.ept02_zaps++;
 	invept_all();
 }
@@ -519,6 +519,37 @@ static void entry_fails(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, ui
 
 /* VM-entry MSR-load list of vmcs12 (SDM 26.4), loaded into L2's state
  * once vmcs02 is current; 0, or the 1-based index of the bad entry. */
+/* One entry of an MSR-load list into L2's state: the MSRs Nestor lets a
+ * guest own live in vmcs02 (SYSENTER_*) or in the CPU itself, switched
+ * per vCPU (STAR .. KERNEL_GS_BASE, which VM entries do not switch);
+ * the others through L0's MSR emulation.  0, or -1 to fail the entry. */
+static int load_one_msr(struct vcpu *v, struct nvmx_vcpu *n, uint32_t index, uint64_t data)
+{
+	static const struct { uint32_t msr, field; } in_vmcs[] = {
+		{ 0x174, VMCS_GUEST_IA32_SYSENTER_CS }, { 0x175, VMCS_GUEST_IA32_SYSENTER_ESP },
+		{ 0x176, VMCS_GUEST_IA32_SYSENTER_EIP },
+	};
+	for (unsigned i = 0; i < sizeof(in_vmcs) / sizeof(in_vmcs[0]); i++)
+		if (in_vmcs[i].msr == index) {
+			vmwrite_fast(in_vmcs[i].field, data);
+			vmcs_set(n->v02, in_vmcs[i].field, data);
+			return 0;
+		}
+	bool canonical = (uint64_t)((int64_t)(data << 16) >> 16) == data;
+	switch (index) {
+	case 0xc0000081: case 0xc0000084:                 /* STAR, SFMASK */
+		wrmsr(index, data);
+		return 0;
+	case 0xc0000082: case 0xc0000083: case 0xc0000102: /* LSTAR, CSTAR, KERNEL_GS_BASE */
+		if (!canonical)
+			return -1;
+		wrmsr(index, data);
+		return 0;
+	default:
+		return msr_write(v, index, data);
+	}
+}
+
 static unsigned load_msr_list(struct vcpu *v, struct nvmx_vcpu *n)
 {
 	uint64_t count = vmcs_get(&n->st.vmcs12, VMCS_ENTRY_MSR_LOAD_COUNT);
@@ -528,7 +559,7 @@ static unsigned load_msr_list(struct vcpu *v, struct nvmx_vcpu *n)
 		if (gmem_read(&v->vm->mem, addr + 16 * i, &ent, sizeof(ent)) || ent.reserved ||
 		    ent.index == 0xc0000100u || ent.index == 0xc0000101u ||   /* FS/GS base: 26.4 */
 		    (ent.index >> 8) == 0x8 ||                                  /* x2APIC range */
-		    msr_write(v, ent.index, ent.data))
+		    load_one_msr(v, n, ent.index, ent.data))
 			return (unsigned)(i + 1);
 	}
 	return 0;
@@ -550,16 +581,17 @@ static void enter_l2(struct vcpu *v, struct nvmx_vcpu *n, bool launch)
 	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->in_l2 = true;
 	n->entry_was_launch = launch;
-	if (launch)
-		nvmx_entry_done(&n->st);
 	if (vmcs_get(&n->st.vmcs12, VMCS_ENTRY_MSR_LOAD_COUNT)) {
 		unsigned bad = load_msr_list(v, n);
 		if (bad) {
 			log_warn("vm %s: vCPU %u: VM-entry MSR-load entry %u of vmcs12 is invalid",
 				 v->vm->cfg->name, v->index, bad);
 			entry_fails(v, n, VMX_EXIT_ENTRY_FAIL_MSR, bad);
+			return;   /* the VMCS stays clear (27.8: no launch) */
 		}
 	}
+	if (launch)
+		nvmx_entry_done(&n->st);
 }
 
 /* VMLAUNCH / VMRESUME passed the instruction checks (NVMX_ENTER). */
@@ -843,7 +875,7 @@ static bool l2_ept(struct vcpu *v, struct nvmx_vcpu *n, struct nvmx_exit *x, str
 	struct vm *vm = v->vm;
 	unsigned access = (x->qual & 4) ? NVMX_EPT_X : (x->qual & 2) ? NVMX_EPT_W : NVMX_EPT_R;
 	struct nvmx_ept_walk w = {
-		.eptp12 = n->ept02_eptp12, .l2_gpa = x->gpa, .access = access,
+		.eptp12 = vmcs_get(&n->st.vmcs12, VMCS_EPT_POINTER), .l2_gpa = x->gpa, .access = access,
 		.gla_valid = (x->qual >> 7) & 1, .gla_translation = (x->qual >> 8) & 1,
 		.maxphyaddr = cpu_caps.phys_bits,
 	};

@@ -1,0 +1,171 @@
+/*
+ * Nested VMX microbenchmarks, the twin of nsvm_bench: this guest is an L1
+ * hypervisor that runs a tiny L2 in its own 64-bit world (identity EPT and
+ * VPID where offered, Intel SDM vol. 3C 29.3) and measures, in L1's TSC
+ * ticks (= instructions under Bochs and QEMU -icount):
+ *
+ *   vmcall_by_l1   VMRESUME -> L2 VMCALL -> VM exit to L1 -> RIP advanced by
+ *                  the VM-exit instruction length -> VMRESUME: the nested
+ *                  round trip (VMCALL exits unconditionally, 26.1.2);
+ *   cpuid_by_l1    the same with an L2 CPUID (on VMX, CPUID always exits to
+ *                  L1: there is no CPUID control to leave it to L0);
+ *   pio_by_l0      an L2 OUT to port 0x3FF (COM1's scratch register), which
+ *                  L1's I/O bitmaps do not intercept, so that L0 handles it
+ *                  as an access of L1's own device without involving L1
+ *                  (measured inside L2) — the VMX stand-in for nsvm_bench's
+ *                  cpuid_by_l0.
+ *
+ * Per operation it prints
+ *   BENCHRAW vmx <op> <ticks per op> <L0 exits per op x100> <TSC kHz>
+ *   BENCHVMCS vmx <op> <VMREADs per op> <VMWRITEs per op>
+ * The second line counts the VMREAD/VMWRITE instructions L1's loop issues
+ * per round trip (counted in the loop itself).  Each is an L0 exit unless
+ * L0 shadows that field (VMCS shadowing, docs/nested-vmx.md), so the L0
+ * exits per round trip are 2 (L2's exit, L1's VMRESUME) plus the VMREAD/
+ * VMWRITEs that still exit: "L1 VMREAD/VMWRITE exits on the hot path" =
+ * BENCHRAW exits - 2, out of the BENCHVMCS count.  L0 exits come from
+ * Nestor's exit-statistics hypercall; elsewhere (Bochs as L0) they are
+ * printed as 0, and so is the TSC rate.
+ */
+#include "tests/guests/rt/vmx_l1.h"
+
+#define BATCH 1000
+#define ROUNDS 3
+
+static uint8_t vmxon_page[4096] __attribute__((aligned(4096)));
+static uint8_t vmcs[4096] __attribute__((aligned(4096)));
+static uint8_t io_bitmaps[2][4096] __attribute__((aligned(4096)));
+static uint8_t msr_bitmap[4096] __attribute__((aligned(4096)));
+static uint64_t ept[6][512] __attribute__((aligned(4096)));
+static uint8_t l2_stack[4096] __attribute__((aligned(16)));
+static struct vmx_l1_gprs g;
+static uint64_t eptp;
+static bool under_nestor;
+
+void l2_vmcall_loop(void);
+void l2_cpuid_loop(void);
+__asm__(".text\n"
+	".globl l2_vmcall_loop\nl2_vmcall_loop:\n\tvmcall\n\tjmp l2_vmcall_loop\n"
+	".globl l2_cpuid_loop\nl2_cpuid_loop:\n\txor %eax, %eax\n\tcpuid\n\tjmp l2_cpuid_loop\n");
+
+/* L2 in C (flat, CPL 0, IF = 0): time BATCH OUTs that L0 answers. */
+static volatile uint64_t l2_best;
+static void l2_pio_timed(void)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < BATCH; k++)
+			outb(0x3ff, (uint8_t)k);
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	for (;;)
+		__asm__ volatile("vmcall" ::: "memory");
+}
+
+/* L1's VMCALL in VMX root operation is still Nestor's hypercall: it exits
+ * to L0 like every VMCALL of a guest. */
+static uint64_t total_exits(void)
+{
+	struct hc_exit_stats s;
+	if (!under_nestor)
+		return 0;
+	rt_hypercall(HC_EXIT_STATS, (uint64_t)&s, sizeof(s), 0);
+	return s.total;
+}
+
+static void report(const char *op, uint64_t ticks_per_op, uint64_t exits, uint64_t ops, uint32_t khz,
+		   uint64_t vmreads, uint64_t vmwrites)
+{
+	rt_printf("BENCHRAW vmx %s %lu %lu %u\n", op, (unsigned long)ticks_per_op,
+		  (unsigned long)(exits * 100 / ops), khz);
+	rt_printf("BENCHVMCS vmx %s %lu %lu\n", op, (unsigned long)(vmreads / ops), (unsigned long)(vmwrites / ops));
+}
+
+/* The VMCS for an L2 at rip: exits only for what VMX forces (VMCALL,
+ * CPUID), empty I/O and MSR bitmaps. */
+static bool setup_l2(void (*rip)(void))
+{
+	if (vmx_l1_vmcs_load(vmcs)) {
+		rt_check(false, "vmx: VMCS", "VMCLEAR/VMPTRLD failed");
+		return false;
+	}
+	vmx_l1_flat_vmcs((uint64_t)rip, (uint64_t)(l2_stack + sizeof(l2_stack)), 0,
+			 VX_PROC_IO_BITMAPS | VX_PROC_MSR_BITMAPS, 0, eptp);
+	vmw(VX_IO_BITMAP_A, (uint64_t)io_bitmaps[0]);
+	vmw(VX_IO_BITMAP_B, (uint64_t)io_bitmaps[1]);
+	vmw(VX_MSR_BITMAP, (uint64_t)msr_bitmap);
+	return true;
+}
+
+/* L1's loop, as a hypervisor's exit handler does it: read the exit reason,
+ * the instruction length and RIP, write RIP past the instruction, VMRESUME.
+ * Every VMREAD/VMWRITE is counted. */
+static void round_trips(const char *op, void (*l2)(void), uint32_t want_exit, uint32_t khz)
+{
+	if (!setup_l2(l2))
+		return;
+	int r = vmx_l1_enter(&g, 0);                 /* warm up: EPT02, caches */
+	bool ok = r == VX_OK && (uint32_t)vmr(VX_EXIT_REASON) == want_exit;
+	uint64_t best = ~0ull, e0 = total_exits(), nread = 0, nwrite = 0;
+	for (int round = 0; round < ROUNDS && ok; round++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < BATCH; k++) {
+			uint64_t len, rip, reason;
+			vx_vmread(VX_EXIT_INSTRUCTION_LEN, &len);
+			vx_vmread(VX_GUEST_RIP, &rip);
+			vx_vmwrite(VX_GUEST_RIP, rip + len);
+			nread += 2;
+			nwrite += 1;
+			r = vmx_l1_enter(&g, 1);
+			vx_vmread(VX_EXIT_REASON, &reason);
+			nread += 1;
+			ok &= r == VX_OK && (uint32_t)reason == want_exit;
+		}
+		uint64_t t = rdtsc() - t0;
+		if (t < best)
+			best = t;
+	}
+	uint64_t exits = under_nestor ? total_exits() - e0 - 1 : 0;
+	uint64_t last = r == VX_OK ? vmr(VX_EXIT_REASON) : 0xffff;
+	rt_check(ok, op, "every exit to L1 is %u (last: entry %d, reason %#lx)", want_exit, r, (unsigned long)last);
+	if (ok)
+		report(op, best / BATCH, exits, (uint64_t)ROUNDS * BATCH, khz, nread, nwrite);
+}
+
+void guest_main(void)
+{
+	if (!(cpuid(1, 0).ecx & VX_CPUID1_ECX_VMX)) {
+		rt_check(false, "vmx offered", "this guest needs nested = on");
+		return;
+	}
+	under_nestor = rt_under_nestor();
+	uint32_t khz = under_nestor ? cpuid(0x40000010, 0).eax : 0;
+	const char *why = vmx_l1_enable(vmxon_page);
+	if (why) {
+		rt_check(false, "vmx: VMXON", "%s", why);
+		return;
+	}
+	bool ept_ok = vmx_l1_may(vmx_l1.proc2, VX_PROC2_EPT) && (vmx_l1.ept_vpid & VX_EPT_WALK_4) &&
+		      (vmx_l1.ept_vpid & VX_EPT_WB) && (vmx_l1.ept_vpid & VX_EPT_2M);
+	eptp = ept_ok ? vmx_l1_identity_ept(ept) : 0;
+	rt_printf("nvmx_bench: L2 on %s, VPID %s, VMCS shadowing offered to L1: %s\n",
+		  ept_ok ? "an identity EPT" : "L1's memory (no EPT)",
+		  ept_ok && vmx_l1_may(vmx_l1.proc2, VX_PROC2_VPID) ? "yes" : "no",
+		  vmx_l1_may(vmx_l1.proc2, VX_PROC2_SHADOW_VMCS) ? "yes" : "no");
+	round_trips("vmcall_by_l1", l2_vmcall_loop, VX_EXIT_VMCALL, khz);
+	round_trips("cpuid_by_l1", l2_cpuid_loop, VX_EXIT_CPUID, khz);
+
+	/* L2 times its own OUTs, which L0 answers; one VM entry, one exit. */
+	if (!setup_l2(l2_pio_timed))
+		return;
+	l2_best = ~0ull;
+	uint64_t e0 = total_exits();
+	int r = vmx_l1_enter(&g, 0);
+	uint64_t exits = under_nestor ? total_exits() - e0 - 1 : 0;
+	bool ok = r == VX_OK && vmr(VX_EXIT_REASON) == VX_EXIT_VMCALL && l2_best != ~0ull;
+	rt_check(ok, "pio_by_l0", "L2 ran its OUTs and came back (entry %d)", r);
+	if (ok)
+		report("pio_by_l0", l2_best / BATCH, exits, (uint64_t)ROUNDS * BATCH, khz, 0, 0);
+}
