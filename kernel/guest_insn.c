@@ -68,6 +68,58 @@ static uint64_t rip_linear(struct vcpu *v, unsigned bits)
 	return bits == 64 ? la : la & 0xffffffffu;
 }
 
+/* Is the cached code page still what a walk of la would give? */
+static bool fetch_cache_hit(const struct insn_fetch_cache *c, const struct vcpu *v,
+			    const struct gwalk_regs *r, bool user, uint64_t la)
+{
+	if (!c->valid || c->mem != v->mem || c->gen != gmem_generation(v->mem) ||
+	    c->la_page != (la & ~4095ull) || c->user != user || c->cr3 != r->cr3 ||
+	    c->cr0 != r->cr0 || c->cr4 != r->cr4 || c->efer != r->efer)
+		return false;
+	for (unsigned i = 0; i < c->nent; i++) {
+		uint64_t now = c->ent_bytes == 8 ? *(const volatile uint64_t *)c->ent[i]
+						 : *(const volatile uint32_t *)c->ent[i];
+		if (now != c->val[i])
+			return false;
+	}
+	return true;
+}
+
+/* Read len bytes (within one page) of code at la, through the cache. */
+static bool fetch_code(struct vcpu *v, uint64_t la, uint8_t *buf, unsigned len)
+{
+	/* one entry per level: L1's exits and L2's alternate in nested runs */
+	struct insn_fetch_cache *c = &v->fetch[v->mem->view != NULL];
+	struct gwalk_regs regs;
+	guest_walk_regs(v, &regs);
+	bool user = vcpu_ops->guest_cpl(v) == 3;
+	if (fetch_cache_hit(c, v, &regs, user, la)) {
+		memcpy(buf, c->page + (la & 4095), len);
+		return true;
+	}
+	struct gwalk_result w;
+	c->valid = false;
+	if (gwalk(v->mem, &regs, la, GW_FETCH | (user ? GW_USER : 0), &w) != GW_OK)
+		return false;
+	const uint8_t *page = gmem_ptr(v->mem, w.gpa & ~4095ull, 4096, false);
+	if (!page)
+		return false;           /* not RAM/ROM: the slow path decides */
+	*c = (struct insn_fetch_cache){
+		.user = user, .mem = v->mem, .gen = gmem_generation(v->mem), .cr0 = regs.cr0,
+		.cr3 = regs.cr3, .cr4 = regs.cr4, .efer = regs.efer, .la_page = la & ~4095ull,
+		.nent = w.nent, .ent_bytes = w.ent_bytes, .page = page,
+	};
+	for (unsigned i = 0; i < w.nent; i++) {
+		c->ent[i] = gmem_ptr(v->mem, w.ent_gpa[i], w.ent_bytes, false);
+		c->val[i] = w.ent_val[i];
+		if (!c->ent[i])
+			return memcpy(buf, page + (la & 4095), len), true;  /* use, don't keep */
+	}
+	c->valid = true;
+	memcpy(buf, page + (la & 4095), len);
+	return true;
+}
+
 unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned expect_len)
 {
 	uint8_t bytes[4];
@@ -76,8 +128,7 @@ unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned 
 	/* The opcode bytes never start with a prefix byte, so a match means no
 	 * prefixes: the length is exact (SDM vol. 2 2.1). */
 	if (expect_len <= sizeof(bytes) && (la & 4095) + expect_len <= 4096 &&
-	    guest_linear_read(v, la, bytes, expect_len, GW_FETCH, NULL, NULL) == GVA_OK &&
-	    !memcmp(bytes, expect, expect_len))
+	    fetch_code(v, la, bytes, expect_len) && !memcmp(bytes, expect, expect_len))
 		return expect_len;
 	struct x86_insn insn;
 	return guest_decode_at_rip(v, &insn) ? 0 : insn.len;

@@ -7,11 +7,32 @@
  */
 #ifndef NESTOR_GUEST_INSN_H
 #define NESTOR_GUEST_INSN_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "arch/x86/decode.h"
 
 struct vcpu;
+
+/*
+ * The translation of the code page the last exiting instruction was read
+ * from, kept per vCPU and level like a one-entry instruction TLB: the next exit at
+ * the same page, with the same paging registers, the same memory (level)
+ * and every paging-structure entry of the walk unchanged, reads the bytes
+ * at once instead of walking again.  Checking the entries' values (not
+ * just the registers) keeps it exact: a guest that edits its tables
+ * without telling anyone still gets its new translation.
+ */
+struct insn_fetch_cache {
+	bool valid, user;
+	const void *mem;             /* the struct gmem it was read through */
+	uint32_t gen;                /* gmem_generation() then */
+	uint64_t cr0, cr3, cr4, efer, la_page;
+	unsigned nent, ent_bytes;
+	const volatile void *ent[5]; /* host addresses of the entries */
+	uint64_t val[5];             /* their values in the walk */
+	const uint8_t *page;         /* host address of the code page */
+};
 
 enum gva_result { GVA_OK = 0, GVA_PAGE_FAULT = 1, GVA_NOT_RAM = 2, GVA_GP = 3 };
 

@@ -10,6 +10,7 @@
 #include "kernel/config.h"
 #include "kernel/hypercall.h"
 #include "kernel/exit_cost.h"
+#include "kernel/guest_insn.h"
 #include "kernel/spinlock.h"
 #include "mm/gmem.h"
 #include "mm/s2pt.h"
@@ -111,6 +112,7 @@ struct vcpu {
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats; /* exits by kind, all levels and per level */
+	struct insn_fetch_cache fetch[2]; /* kernel/guest_insn.c: L1's, and L2's (through a view) */
 	struct exit_costs costs; /* L0 ticks per exit, exit to re-entry (kernel/exit_cost.c) */
 };
 

@@ -65,7 +65,12 @@ struct gmem_view {
 	bool (*xlate)(void *ctx, uint64_t gpa, struct gmem_range *out);
 	void *ctx;
 	struct gmem_range slot;
+	/* Bumped by the owner whenever translations may have changed (a
+	 * shadow table dropped, another one used): what a caller cached
+	 * through the view under an older generation is stale. */
+	uint32_t gen;
 };
+
 
 struct gmem {
 	unsigned count;                      /* r[0..count) in use        */
@@ -75,6 +80,13 @@ struct gmem {
 	struct gmem_view *view;              /* set: a translated view,   */
 					     /* r[] unused (see above)    */
 };
+
+/* The generation of what lookups in g return: 0 for a plain map (its
+ * ranges never change once the VM runs), the view's otherwise. */
+static inline uint32_t gmem_generation(const struct gmem *g)
+{
+	return g->view ? g->view->gen : 0;
+}
 
 /* An empty map: every address is a hole. */
 void gmem_init(struct gmem *g);

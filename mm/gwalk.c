@@ -253,6 +253,8 @@ walk_mode(enum mode mode, const struct gmem *g, const struct gwalk_regs *r,
 	uint64_t all_of = PTE_US | PTE_RW, any_of = 0;
 
 	walk_setup(&w, mode, r);
+	out->nent = 0;
+	out->ent_bytes = s->entry_bytes;
 
 	/* ---- linear address and root (SDM 4.3, 4.4.1, 4.5.2) ---- */
 	switch (mode) {
@@ -296,6 +298,10 @@ walk_mode(enum mode mode, const struct gmem *g, const struct gwalk_regs *r,
 		else if (!gmem_cursor_read(&tables, entry_gpa, s->entry_bytes, &e))
 			return finish(out, GW_FAULT_TABLE, entry_gpa, 0, 0, levels - 1);
 
+		if (!(pdpte && r->pdpte != NULL)) {
+			out->ent_gpa[out->nent] = entry_gpa;
+			out->ent_val[out->nent++] = e;
+		}
 		if (!(e & PTE_P))
 			return finish(out, GW_FAULT_PF, 0, 0,
 				      pf_error(&w, r, access, 0), levels);
@@ -334,8 +340,11 @@ int gwalk(const struct gmem *g, const struct gwalk_regs *r, uint64_t gva,
 	  unsigned access, struct gwalk_result *out)
 {
 	/* ---- which mode (SDM Table 4-1) ---- */
-	if (!(r->cr0 & CR0_PG))
+	if (!(r->cr0 & CR0_PG)) {
+		out->nent = 0;
+		out->ent_bytes = 8;
 		return finish(out, GW_OK, gva & 0xffffffffu, 4096, 0, 0);
+	}
 	if (!(r->cr4 & CR4_PAE))
 		return walk_mode(MODE_32, g, r, gva, access, out);
 	if (!(r->efer & EFER_LME))

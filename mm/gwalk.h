@@ -102,6 +102,12 @@ struct gwalk_result {
 	int fault;           /* GW_OK / GW_FAULT_*                          */
 	unsigned levels;     /* paging-structure entries used (read), 0     */
 			     /* with paging off: the walk's length          */
+	/* On success, the entries read from memory and the values used (not
+	 * the PDPTE registers), for a caller that caches the translation
+	 * and checks later that none of them changed. */
+	unsigned nent;
+	unsigned ent_bytes;  /* 4 (32-bit paging) or 8 */
+	uint64_t ent_gpa[5], ent_val[5];
 };
 
 /*

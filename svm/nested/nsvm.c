@@ -132,6 +132,7 @@ static void npt02_zap(struct nsvm_vcpu *n, struct npt02 *t)
 	if (t->t.tables > 1)
 		s2pt_clear(&t->t, table_free);
 	t->live = false;
+	n->l2_view.gen++;   /* what was read through L2's view may be stale */
 	n->stats.npt02_zaps++;
 }
 
@@ -404,6 +405,8 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 		.tlb_flush_cmd = flush_cmd(),
 	};
 	p.flush = flush || p.n_cr3_02 != n->last_ncr3_02;
+	if (p.n_cr3_02 != n->last_ncr3_02)
+		n->l2_view.gen++;   /* L2's addresses translate through another table */
 	n->last_ncr3_02 = p.n_cr3_02;
 	nsvm_l0_intercepts(&v01->ctl, &p.l0);
 	unsigned l1_flush = nsvm_merge_vmcb02(v02, v12, v01, &p);

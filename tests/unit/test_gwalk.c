@@ -363,6 +363,15 @@ static void level4_translations(void **state)
 	/* CR3's low 12 bits (PCID or PWT/PCD) are not part of the address */
 	regs.cr3 = 0x1000 | 0x18;
 	expect_ok(0x10123, 0, 0x10123, KB(4), 4);
+	/* the entries of the walk and the values used, for a caller's cache */
+	assert_int_equal(res.nent, 4);
+	assert_int_equal(res.ent_bytes, 8);
+	assert_int_equal(res.ent_gpa[0], 0x1000);
+	assert_int_equal(res.ent_gpa[3], 0x4000 + 0x10 * 8);
+	assert_int_equal(res.ent_val[3], 0x10000 | P | RW | US);
+	expect_ok(0x2fedcb, 0, 0x6fedcb, MB(2), 3);
+	assert_int_equal(res.nent, 3);
+	assert_int_equal(res.ent_val[2], 0x600000 | P | RW | US | PS);
 }
 
 static void level4_access_rights(void **state)

@@ -328,6 +328,7 @@ static void ept02_zap(struct nvmx_vcpu *n)
 	if (n->ept02.tables > 1)
 		s2pt_clear(&n->ept02, table_free);
 	/* ept02_eptp12 still names the EPTP12 the (now empty) EPT02 is for */
+	n->l2_view.gen++;   /* what was read through L2's view may be stale */
 	n->stats.ept02_zaps++;
 	invept_all();
 }
