@@ -133,6 +133,31 @@ static const struct { uint32_t first; uint32_t offset; } msr_ranges[] = {
 	{ 0xc0010000u, 0x1000 },
 };
 
+/* The bit of msr in an MSRPM (which byte, which bit), or false for an
+ * MSR no vector covers. */
+static bool msrpm_bit(uint32_t msr, bool write, unsigned *byte_off, unsigned *bit_in_byte)
+{
+	for (unsigned i = 0; i < sizeof(msr_ranges) / sizeof(msr_ranges[0]); i++) {
+		uint32_t n = msr - msr_ranges[i].first;   /* wraps below the range */
+		if (n >= 0x2000)
+			continue;
+		/* two bits per MSR: read (lsb), write (msb) */
+		unsigned bit = n * 2 + (write ? 1 : 0);
+		*byte_off = msr_ranges[i].offset + bit / 8;
+		*bit_in_byte = bit % 8;
+		return true;
+	}
+	return false;
+}
+
+bool nsvm_msrpm_map_intercepts(const uint8_t *map, uint32_t msr, bool write)
+{
+	unsigned off, bit;
+	if (!msrpm_bit(msr, write, &off, &bit))
+		return true;    /* not covered: always intercepted (15.11) */
+	return (map[off] >> bit) & 1;
+}
+
 bool nsvm_msrpm_intercepts(const struct gmem *l1, uint64_t msrpm_base, uint32_t msr,
 			   bool write)
 {

@@ -112,5 +112,7 @@ bool nsvm_iopm_intercepts(const struct gmem *l1, uint64_t iopm_base, unsigned po
  * WRMSR (write = true)? */
 bool nsvm_msrpm_intercepts(const struct gmem *l1, uint64_t msrpm_base, uint32_t msr,
 			   bool write);
+/* The same on a map already in hand (host memory, NSVM_MSRPM_SIZE bytes). */
+bool nsvm_msrpm_map_intercepts(const uint8_t *map, uint32_t msr, bool write);
 
 #endif

@@ -28,12 +28,7 @@
 #include "mm/frame.h"
 
 #define VEC_UD 6
-/* The parts of vmcb12 VMRUN reads (APM appendix B): the control area up
- * to the guest instruction bytes, the state-save area up to the last
- * branch records. */
-#define VMCB12_READ_CTL  offsetof(struct vmcb_control, reserved4)
-#define VMCB12_SAVE_OFF  offsetof(struct vmcb, save)
-#define VMCB12_READ_SAVE offsetof(struct vmcb_save, reserved6)
+
 #define RFLAGS_IF (1ull << 9)
 
 /* One shadow nested table: NPT12 x NPT01 for one (nCR3, ASID12). */
@@ -51,6 +46,7 @@ struct nsvm_vcpu {
 	struct vmcb *vmcb12;           /* L0's private copy of L1's vmcb12:   */
 				       /* checked, then used (no TOCTOU)      */
 	uint8_t *msrpm02;              /* L0's MSRPM | L1's (8 KiB)           */
+	bool msrpm02_from_l1;          /* its passed-MSR bits came from L1's  */
 	uint64_t vmcb12_gpa;
 	bool in_l2;                    /* vmcb02 is current                   */
 	bool gif;                      /* L1's global interrupt flag (15.17), */
@@ -340,14 +336,20 @@ static void vmrun_failed(struct vcpu *v, struct nsvm_vcpu *n, uint64_t gpa,
 static void merge_msrpm(struct vcpu *v, struct nsvm_vcpu *n)
 {
 	const struct vmcb_control *c12 = &n->vmcb12->ctl;
+	bool prot = c12->intercept_misc1 & NSVM_MISC1_MSR_PROT;
+	if (!prot && !n->msrpm02_from_l1)
+		return;   /* L1 intercepts no MSR: the passed ones stay passed */
+	n->msrpm02_from_l1 = prot;
+	/* L1's map, in L1 RAM (a VMRUN check): one lookup for all of it */
+	const uint8_t *map12 = prot ? gmem_ptr(&v->vm->mem, c12->msrpm_base_pa & ~0xfffull,
+					       NSVM_MSRPM_SIZE, false) : NULL;
 	for (unsigned i = 0; i < guest_owned_msrs_count; i++) {
 		uint32_t msr = guest_owned_msrs[i];
 		uint32_t off = msr < 0x2000 ? 0 : msr < 0xc0002000u ? 0x800 : 0x1000;
 		uint32_t bit = (msr & 0x1fff) * 2;
 		uint8_t *byte = &n->msrpm02[off + bit / 8];
-		bool prot = c12->intercept_misc1 & NSVM_MISC1_MSR_PROT;
-		bool rd = prot && nsvm_msrpm_intercepts(&v->vm->mem, c12->msrpm_base_pa, msr, false);
-		bool wr = prot && nsvm_msrpm_intercepts(&v->vm->mem, c12->msrpm_base_pa, msr, true);
+		bool rd = prot && (!map12 || nsvm_msrpm_map_intercepts(map12, msr, false));
+		bool wr = prot && (!map12 || nsvm_msrpm_map_intercepts(map12, msr, true));
 		*byte = (uint8_t)((*byte & ~(3u << (bit % 8))) | ((rd | (wr << 1)) << (bit % 8)));
 	}
 }
@@ -363,13 +365,12 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 
 	n->stats.vmrun++;
 	/* 1. The VMCB's address: #GP(0) if L0 cannot use it.  Then one
-	 * private copy of what VMRUN reads (control area, state-save area up
-	 * to the last field): checked, then used — L1's other vCPUs cannot
-	 * change it in between (no time-of-check-to-time-of-use race). */
+	 * private copy of what VMRUN reads (nsvm_vmrun_spans): checked, then
+	 * used — L1's other vCPUs cannot change it in between (no
+	 * time-of-check-to-time-of-use race). */
 	const uint8_t *page = nsvm_vmcb12_addr_ok(gpa, &lim, &f) ? gmem_ptr(&vm->mem, gpa, PAGE_SIZE, false) : NULL;
 	if (page) {
-		memcpy(v12, page, VMCB12_READ_CTL);
-		memcpy(&v12->save, page + VMCB12_SAVE_OFF, VMCB12_READ_SAVE);
+		nsvm_vmrun_copy(v12, page);
 	} else {
 		log_warn("vm %s: vCPU %u: VMRUN %#lx: #GP: %s", vm->cfg->name, v->index, gpa,
 			 f.name ? f.name : "vmcb12 unreadable");

@@ -250,6 +250,32 @@ const struct nsvm_span nsvm_vmexit_spans[] = {
 };
 const unsigned nsvm_vmexit_span_count = sizeof(nsvm_vmexit_spans) / sizeof(nsvm_vmexit_spans[0]);
 
+/* What VMRUN reads of a VMCB (15.5.1 "Loading Guest State", table B-1
+ * and B-2): the control area up to the guest instruction bytes, and the
+ * state it loads — not the VMLOAD state (FS, GS, TR, LDTR, KernelGsBase,
+ * STAR.., SYSENTER_*) nor the LBR fields. */
+const struct nsvm_span nsvm_vmrun_spans[] = {
+	{ 0, (uint16_t)offsetof(struct vmcb_control, reserved4) },   /* 000h-0DFh */
+	SPAN_OF(save.es, save.ds),                       /* 400h-43Fh */
+	SPAN_OF(save.gdtr, save.gdtr),
+	SPAN_OF(save.idtr, save.idtr),
+	SPAN_OF(save.cpl, save.cpl),
+	SPAN_OF(save.efer, save.efer),
+	SPAN_OF(save.cr4, save.rip),                     /* 548h-57Fh */
+	SPAN_OF(save.rsp, save.rax),                     /* 5D8h-5FFh: RSP, CET, RAX */
+	SPAN_OF(save.cr2, save.cr2),
+	SPAN_OF(save.g_pat, save.g_pat),
+};
+const unsigned nsvm_vmrun_span_count = sizeof(nsvm_vmrun_spans) / sizeof(nsvm_vmrun_spans[0]);
+
+void nsvm_vmrun_copy(struct vmcb *v12, const uint8_t *page)
+{
+	for (unsigned i = 0; i < nsvm_vmrun_span_count; i++) {
+		const struct nsvm_span *s = &nsvm_vmrun_spans[i];
+		memcpy((uint8_t *)v12 + s->off, page + s->off, s->len);
+	}
+}
+
 int nsvm_vmexit_writeback(const struct gmem *l1, uint64_t gpa, const struct vmcb *v12)
 {
 	/* The VMCB page is one RAM page (checked at VMRUN); check it again

@@ -150,6 +150,12 @@ struct nsvm_span {
 };
 extern const struct nsvm_span nsvm_vmexit_spans[];
 extern const unsigned nsvm_vmexit_span_count;
+/* The byte ranges of a VMCB that VMRUN reads, and the copy of just those
+ * from vmcb12's page (host memory, checked by the caller) into v12: the
+ * one private copy the checks and the merge then use. */
+extern const struct nsvm_span nsvm_vmrun_spans[];
+extern const unsigned nsvm_vmrun_span_count;
+void nsvm_vmrun_copy(struct vmcb *v12, const uint8_t *page);
 int nsvm_vmexit_writeback(const struct gmem *l1, uint64_t gpa, const struct vmcb *v12);
 
 #endif

@@ -440,9 +440,34 @@ static void test_clean_apply(void **state)
 	assert_int_equal(nsvm_clean_apply(&fresh, NULL, VMCB12_GPA), NSVM_CLEAN_ALL);
 }
 
+/* VMRUN's private copy takes exactly what VMRUN reads: L2's state and
+ * the controls, not the VMLOAD state or the LBR fields. */
+static void test_vmrun_copy(void **state)
+{
+	(void)state;
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	static struct vmcb v;
+	memset(page, 0xa5, sizeof(page));
+	memset(&v, 0, sizeof(v));
+	nsvm_vmrun_copy(&v, page);
+	assert_int_equal(v.ctl.asid, 0xa5a5a5a5u);
+	assert_int_equal(v.ctl.n_cr3, 0xa5a5a5a5a5a5a5a5ull);
+	assert_int_equal(v.save.cs.selector, 0xa5a5);
+	assert_int_equal(v.save.rip, 0xa5a5a5a5a5a5a5a5ull);
+	assert_int_equal(v.save.rax, 0xa5a5a5a5a5a5a5a5ull);
+	assert_int_equal(v.save.g_pat, 0xa5a5a5a5a5a5a5a5ull);
+	assert_int_equal(v.save.cr2, 0xa5a5a5a5a5a5a5a5ull);
+	/* not read by VMRUN */
+	assert_int_equal(v.save.fs.base, 0);
+	assert_int_equal(v.save.tr.selector, 0);
+	assert_int_equal(v.save.star, 0);
+	assert_int_equal(v.save.dbgctl, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vmrun_copy),
 		cmocka_unit_test_setup(test_l0_intercepts, setup),
 		cmocka_unit_test_setup(test_merge_controls, setup),
 		cmocka_unit_test_setup(test_merge_always_intercepts_svm, setup),

@@ -283,6 +283,13 @@ static void test_msr(void **state)
 	assert_int_equal(msr(0xc0002000u, false), L1);
 	assert_int_equal(msr(0xc0012000u, false), L1);
 	assert_int_equal(msr(0xffffffffu, true), L1);
+	/* the same answers from the map in hand (vmcb02's MSRPM merge) */
+	static const uint32_t probes[] = { 0x10, 0x11, 0x1fff, 0x2000, 0xc0000000u, 0xc0000080u,
+					   0xc0000081u, 0xc0010117u, 0xc0011fffu, 0xc0012000u, 0xffffffffu };
+	for (unsigned i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		for (int w = 0; w < 2; w++)
+			assert_int_equal(nsvm_msrpm_map_intercepts(ram + MSRPM_GPA, probes[i], w),
+					 nsvm_msrpm_intercepts(&g, MSRPM_GPA, probes[i], w));
 	/* unreadable map: counts as set */
 	c.msrpm_base_pa = KB(64);
 	assert_int_equal(msr(0x11, false), L1);
