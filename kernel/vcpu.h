@@ -112,6 +112,9 @@ struct vcpu {
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats; /* exits by kind, all levels and per level */
+	unsigned teach_steps;   /* teaching trace: transitions told (kernel/teach.c) */
+	unsigned teach_seen_count;
+	uint64_t teach_seen[16]; /* exit codes L0 kept that were explained once */
 	struct insn_fetch_cache fetch[2]; /* kernel/guest_insn.c: L1's, and L2's (through a view) */
 	struct exit_costs costs; /* L0 ticks per exit, exit to re-entry (kernel/exit_cost.c) */
 };

@@ -19,6 +19,7 @@
 #include "svm/nested/npt_compose.h"
 #include "kernel/guest_insn.h"
 #include "kernel/log.h"
+#include "kernel/teach.h"
 #include "kernel/platform.h"
 #include "kernel/trace_l0.h"
 #include "arch/x86/cpu.h"
@@ -259,6 +260,37 @@ static unsigned insn_len(struct vcpu *v, uint64_t code, uint64_t info1)
 	return 0;
 }
 
+/* ---- the teaching trace (kernel/teach.h) ----------------------------------- */
+
+/* The vmcb12 fields a #VMEXIT writes that a student wants to see. */
+static const struct { const char *name; uint16_t off, size; } vmcb_told[] = {
+#define TOLD(n, f) { n, offsetof(struct vmcb, f), sizeof(((struct vmcb *)0)->f) }
+	TOLD("EXITCODE", ctl.exit_code), TOLD("EXITINFO1", ctl.exit_info1),
+	TOLD("EXITINFO2", ctl.exit_info2), TOLD("EXITINTINFO", ctl.exit_int_info),
+	TOLD("nRIP", ctl.next_rip), TOLD("int_state", ctl.int_state), TOLD("V_INTR", ctl.vintr),
+	TOLD("RIP", save.rip), TOLD("RSP", save.rsp), TOLD("RAX", save.rax),
+	TOLD("RFLAGS", save.rflags), TOLD("CR0", save.cr0), TOLD("CR2", save.cr2),
+	TOLD("CR3", save.cr3), TOLD("CR4", save.cr4), TOLD("EFER", save.efer),
+	TOLD("CS.sel", save.cs.selector), TOLD("CPL", save.cpl),
+#undef TOLD
+};
+
+static uint64_t told_value(const struct vmcb *v, unsigned i)
+{
+	uint64_t x = 0;
+	memcpy(&x, (const uint8_t *)v + vmcb_told[i].off, vmcb_told[i].size);
+	return x;
+}
+
+static void teach_vmcb12_diff(struct vcpu *v, const struct vmcb *before, const struct vmcb *after)
+{
+	for (unsigned i = 0; i < sizeof(vmcb_told) / sizeof(vmcb_told[0]); i++) {
+		uint64_t a = told_value(before, i), b = told_value(after, i);
+		if (a != b)
+			teach(v, "    vmcb12.%-11s %#lx -> %#lx", vmcb_told[i].name, a, b);
+	}
+}
+
 /* ---- L2 -> L1 ---------------------------------------------------------- */
 
 /*
@@ -278,7 +310,16 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	v02->save.rsp = v->gpr[RSP];
 	v02->save.rip = v->rip;
 	v02->save.rflags = v->rflags;
+	bool told = teach_on(v, true);
+	static struct vmcb before;   /* the teaching trace runs on one vCPU */
+	if (told) {
+		before = *v12;
+		teach(v, "#VMEXIT to L1: exit %#lx written into vmcb12 at %#lx (APM 15.6):",
+		      v02->ctl.exit_code, n->vmcb12_gpa);
+	}
 	nsvm_save_l2_state(v12, v02, event_pending);
+	if (told)
+		teach_vmcb12_diff(v, &before, v12);
 	if (nsvm_vmexit_writeback(&v->vm->mem, n->vmcb12_gpa, v12))
 		log_warn("vm %s: vCPU %u: vmcb12 %#lx is no longer RAM; #VMEXIT not written",
 			 v->vm->cfg->name, v->index, n->vmcb12_gpa);
@@ -294,6 +335,8 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	set_gif(v, false);
 	n->l1_exit_pending = 0;
 	v->halted = false;
+	if (told)
+		teach(v, "    L1 resumes after its VMRUN at RIP %#lx with GIF = 0", v->rip);
 	n->stats.reflected++;
 	trace_reflect(v, v02->ctl.exit_code, v02->ctl.exit_info1);
 }
@@ -324,6 +367,9 @@ static void vmrun_failed(struct vcpu *v, struct nsvm_vcpu *n, uint64_t gpa,
 {
 	log_warn("vm %s: vCPU %u: VMRUN %#lx: VMEXIT_INVALID: %s (APM %s), value %#lx",
 		 v->vm->cfg->name, v->index, gpa, f->name, f->apm_ref, f->value);
+	if (teach_on(v, true))
+		teach(v, "L1 VMRUN, vmcb12 at %#lx: fails \"%s\" (APM %s): #VMEXIT(VMEXIT_INVALID) at once",
+		      gpa, f->name, f->apm_ref);
 	nsvm_vmexit_invalid(n->vmcb12);
 	nsvm_vmexit_writeback(&v->vm->mem, gpa, n->vmcb12);
 	v->rip = l1_next;
@@ -429,6 +475,17 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	n->flush_asid02 = false;
 	asid02_owner[v->pcpu] = v;
 
+	if (teach_on(v, true)) {
+		teach(v, "L1 VMRUN, vmcb12 at %#lx: checks of APM 15.5.1 pass; vmcb02 = vmcb12 + vmcb01:", gpa);
+		teach(v, "    intercepts L1 %08x %08x | L0 %08x %08x -> %08x %08x (misc1 misc2)",
+		      v12->ctl.intercept_misc1, v12->ctl.intercept_misc2, v01->ctl.intercept_misc1,
+		      v01->ctl.intercept_misc2, v02->ctl.intercept_misc1, v02->ctl.intercept_misc2);
+		teach(v, "    ASID12 %u -> ASID02 %u, TLB_CONTROL %u -> %u; %s %#lx", v12->ctl.asid,
+		      v02->ctl.asid, v12->ctl.tlb_control, v02->ctl.tlb_control,
+		      np ? "NPT12 under NPT02, nCR3 02 =" : "NP off: L2 on NPT01, nCR3 =", v02->ctl.n_cr3);
+		teach(v, "    L2 starts at RIP %#lx, RSP %#lx, EVENTINJ %#lx", v02->save.rip, v02->save.rsp,
+		      v02->ctl.event_inj);
+	}
 	/* 6. L1's registers stay in vmcb01, to resume after its VMRUN. */
 	v01->save.rax = v->gpr[RAX];
 	v01->save.rsp = v->gpr[RSP];
@@ -547,6 +604,10 @@ static bool l2_npf(struct vcpu *v, struct nsvm_vcpu *n, struct vm_exit *e)
 	int k = npt_compose(&vm->mem, &n->nptc, c02->exit_info2, c02->exit_info1, npt01_lookup, &vm->s2, &r);
 	switch (k) {
 	case NPTC_MAP:
+		if (teach_on(v, false) && teach_first(v, 0x1000))
+			teach(v, "    NPT12 maps L2 GPA %#lx to L1 GPA %#lx, NPT01 to host %#lx: an NPT02 leaf of %lu KiB, %s%s%s",
+			      c02->exit_info2, r.l1_gpa, r.hpa, r.size >> 10, (r.perms & S2_R) ? "r" : "-",
+			      (r.perms & S2_W) ? "w" : "-", (r.perms & S2_X) ? "x" : "-");
 		if (s2pt_map(&n->npt->t, r.gpa02, r.hpa, r.size, r.perms, 0)) {
 			npt02_zap(n, n->npt);  /* out of frames: start over */
 			n->npt->live = true;
@@ -559,6 +620,9 @@ static bool l2_npf(struct vcpu *v, struct nsvm_vcpu *n, struct vm_exit *e)
 			log_warn("vm %s: vCPU %u: NPT12 level %u table at %#lx is not L1 RAM: #NPF(RSV) to L1",
 				 vm->cfg->name, v->index, r.level, r.entry_gpa);
 		n->stats.npf_to_l1++;
+		if (teach_on(v, false))
+			teach(v, "    NPT12 does not allow L2 GPA %#lx (level %u entry at L1 %#lx): L1's #NPF",
+			      c02->exit_info2, r.level, r.entry_gpa);
 		made_up_exit(v, NSVM_EXIT_NPF, r.exit_info1, r.exit_info2, false);
 		return true;
 	case NPTC_L0_FAULT:
@@ -580,7 +644,14 @@ static bool l2_exit(struct vcpu *v, struct nsvm_vcpu *n, struct vm_exit *e)
 	struct vmcb_control *c02 = &n->vmcb02->ctl;
 	struct nsvm_exit x = { .code = c02->exit_code, .info1 = c02->exit_info1,
 			       .info2 = c02->exit_info2, .msr = (uint32_t)v->gpr[RCX] };
-	if (nsvm_reflect_exit(&n->vmcb12->ctl, &v->vm->mem, &x, NULL) == NSVM_TO_L0) {
+	const struct nsvm_exit_class *cls = NULL;
+	enum nsvm_exit_owner owner = nsvm_reflect_exit(&n->vmcb12->ctl, &v->vm->mem, &x, &cls);
+	if (teach_on(v, false) && (owner == NSVM_TO_L1 || teach_first(v, x.code)))
+		teach(v, "L2 exit %#lx (%s) at RIP %#lx: %s", x.code, cls ? cls->name : "unknown", v->rip,
+		      owner == NSVM_TO_L1 ? "vmcb12 intercepts it: goes to L1" :
+		      x.code == NSVM_EXIT_NPF ? "nested page fault: L0 walks NPT12 first (more not shown)" :
+		      "L1 does not intercept it: L0 handles it, L2 resumes (more like it not shown)");
+	if (owner == NSVM_TO_L0) {
 		n->stats.l2_exits_l0++;
 		return x.code == NSVM_EXIT_NPF && l2_npf(v, n, e);
 	}
@@ -660,6 +731,9 @@ bool nsvm_before_run(struct vcpu *v, struct vm_exit *e)
 		return false;
 	uint64_t code = n->l1_exit_pending;
 	n->stats.intr_to_l1++;
+	if (teach_on(v, false))
+		teach(v, "an %s for L1 is pending and L1 intercepts it: #VMEXIT(%#lx) before L2 runs again",
+		      code == NSVM_EXIT_NMI ? "NMI" : "interrupt", code);
 	made_up_exit(v, code, 0, 0, true);
 	memset(e, 0, sizeof(*e));
 	e->kind = EXIT_NESTED;

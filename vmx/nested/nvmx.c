@@ -25,6 +25,7 @@
 #include "vmx/vmx_check.h"
 #include "kernel/guest_insn.h"
 #include "kernel/log.h"
+#include "kernel/teach.h"
 #include "kernel/trace_l0.h"
 #include "kernel/platform.h"
 #include "kernel/backend.h"
@@ -498,7 +499,22 @@ static void vmexit_to_l1(struct vcpu *v, struct nvmx_vcpu *n, const struct nvmx_
 		vmwrite_fast(VMCS_ENTRY_INTR_INFO, 0);
 		vmcs_set(n->v02, VMCS_ENTRY_INTR_INFO, 0);
 	}
+	bool told = teach_on(v, true);
+	static struct vmcs_image before;   /* the teaching trace runs on one vCPU */
+	if (told) {
+		before = n->st.vmcs12;
+		teach(v, "VM exit to L1: reason %u (%s) written into vmcs12 at %#lx (SDM 28.2-28.3):",
+		      e->reason & 0xffff, vmx_exit_reason_name(e->reason & 0xffff), n->st.current);
+	}
 	vmcs02_exit_to_vmcs12(&n->st.vmcs12, n->v02, e, &n->info);
+	if (told) {
+		for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++)
+			if (before.v[i] != n->st.vmcs12.v[i])
+				teach(v, "    vmcs12.%-22s %#lx -> %#lx", vmcs_field_table[i].name, before.v[i],
+				      n->st.vmcs12.v[i]);
+		teach(v, "    L1 resumes at its HOST_RIP %#lx with the host state of vmcs12 (28.5)",
+		      vmcs_get(&n->st.vmcs12, VMCS_HOST_RIP));
+	}
 	resume_l1_at_host_state(v, n);
 	shadow_load(v, n);
 	trace_reflect(v, e->reason, e->qual);
@@ -626,6 +642,10 @@ static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsig
 			n->v02->v[k] = v12->v[k];
 		}
 		n->stats.fast_entries++;
+		if (teach_on(v, true))
+			teach(v, "L1 VMRESUME, vmcs12 at %#lx: only %u hot field(s) changed in the shadow VMCS: "
+			      "written into vmcs02 as they are, the CPU checks them; L2 resumes at RIP %#lx",
+			      n->st.current, n->hot_count, vmcs_get(v12, VMCS_GUEST_RIP));
 		enter_l2(v, n, false);
 		return;
 	}
@@ -637,6 +657,9 @@ static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsig
 int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 	if (nf) {
 		uint32_t verdict = vmx_check_verdict(fails, nf);
+		if (teach_on(v, true))
+			teach(v, "L1 %s, vmcs12 at %#lx: fails SDM %s \"%s\"", launch ? "VMLAUNCH" : "VMRESUME",
+			      n->st.current, fails[0].sdm_ref, fails[0].name);
 		log_warn("vm %s: vCPU %u: %s of vmcs12: fails SDM %s: %s", vm->cfg->name, v->index,
 			 launch ? "VMLAUNCH" : "VMRESUME", fails[0].sdm_ref, fails[0].name);
 		if (vmx_verdict_kind(verdict) == VMX_VERDICT_FAIL_VALID) {
@@ -702,6 +725,17 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 	n->v02_valid = true;
 	n->merged = true;
 	n->merged_vmcs12 = n->st.current;
+	if (teach_on(v, true)) {
+		teach(v, "L1 %s, vmcs12 at %#lx: the checks of SDM 26.2-26.3 pass; vmcs02 = vmcs12 + vmcs01:",
+		      launch ? "VMLAUNCH" : "VMRESUME", n->st.current);
+		teach(v, "    pin %#lx proc %#lx proc2 %#lx (L1's: %#lx %#lx %#lx)",
+		      vmcs_get(n->v02, VMCS_PIN_BASED_CONTROLS), vmcs_get(n->v02, VMCS_PROC_BASED_CONTROLS),
+		      vmcs_get(n->v02, VMCS_SECONDARY_CONTROLS), vmcs_get(v12, VMCS_PIN_BASED_CONTROLS),
+		      vmcs_get(v12, VMCS_PROC_BASED_CONTROLS), vmcs_get(v12, VMCS_SECONDARY_CONTROLS));
+		teach(v, "    EPTP %#lx (%s), VPID %lu; L2 starts at RIP %#lx",
+		      vmcs_get(n->v02, VMCS_EPT_POINTER), eptp12 ? "EPT02 for L1's EPT12" : "EPT01: L1 uses no EPT",
+		      vmcs_get(n->v02, VMCS_VPID), vmcs_get(n->v02, VMCS_GUEST_RIP));
+	}
 
 	enter_l2(v, n, launch);
 }
@@ -928,7 +962,13 @@ static bool l2_exit(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, struct
 	};
 	if (basic == VMX_EXIT_CR_ACCESS)
 		ctx.cr_value = v->gpr[(ex.qual >> 8) & 15];
-	if (!nvmx_reflect_exit_to_l1(&n->st.vmcs12, &ex, &ctx, &v->vm->mem)) {
+	bool to_l1 = nvmx_reflect_exit_to_l1(&n->st.vmcs12, &ex, &ctx, &v->vm->mem);
+	if (teach_on(v, false) && (to_l1 || teach_first(v, basic)))
+		teach(v, "L2 exit %u (%s) at RIP %#lx: %s (%s)", basic, vmx_exit_reason_name(basic), v->rip,
+		      to_l1 ? "L1 asked for it: goes to L1" :
+		      "L1 did not ask: L0 handles it, L2 resumes (more like it not shown)",
+		      basic <= VMX_EXIT__MAX ? nvmx_reflect_table[basic].why : "?");
+	if (!to_l1) {
 		n->stats.l2_exits_l0++;
 		return false;   /* L0's: the common handlers, on vmcs02 */
 	}
