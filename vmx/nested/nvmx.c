@@ -39,6 +39,15 @@
 #define INTR_VALID (1u << 31)
 #define PIN_PREEMPT (1u << 6)
 
+/* One shadow EPT: EPT12 x EPT01 for one EPTP12. */
+#define EPT02_SLOTS 4
+struct ept02 {
+	struct s2pt t;
+	bool live;
+	uint64_t eptp12;
+	uint64_t last_use;
+};
+
 struct nvmx_vcpu {
 	struct vcpu *v;
 	struct nvmx_state st;          /* VMX operation, current vmcs12 (cached) */
@@ -52,8 +61,9 @@ struct nvmx_vcpu {
 	struct vmcs02_info info;
 	uint8_t *io_a, *io_b, *msr;    /* merged bitmaps (vmcs02_merge) */
 	/* EPT02: the shadow of EPT12 x EPT01 for the current EPTP12 */
-	struct s2pt ept02;
-	uint64_t ept02_eptp12;         /* 0: empty */
+	struct ept02 ept02[EPT02_SLOTS];
+	struct ept02 *ept;             /* the one vmcs02 runs on (L1 uses EPT) */
+	uint64_t use_clock;
 	uint16_t last_vpid12;
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
@@ -324,14 +334,38 @@ static void invept_all(void)
 	__asm__ volatile("invept %0, %1" : : "m"(desc), "r"(2ull) : "cc", "memory");
 }
 
-static void ept02_zap(struct nvmx_vcpu *n)
+/* Empty one EPT02; it keeps naming its EPTP12.  The CPU may cache
+ * combined mappings through it, so they go too. */
+static void ept02_zap(struct nvmx_vcpu *n, struct ept02 *t)
 {
-	if (n->ept02.tables > 1)
-		s2pt_clear(&n->ept02, table_free);
-	/* ept02_eptp12 still names the EPTP12 the (now empty) EPT02 is for */
+	if (t->t.tables > 1)
+		s2pt_clear(&t->t, table_free);
 	n->l2_view.gen++;   /* what was read through L2's view may be stale */
 	n->stats.ept02_zaps++;
 	invept_all();
+}
+
+/* The EPT02 of an EPTP12: the one kept from before, or the least
+ * recently used slot, emptied for it — so a guest hypervisor switching
+ * between guests (L3 under vmxhv) does not refill at every switch. */
+static struct ept02 *ept02_for(struct nvmx_vcpu *n, uint64_t eptp12)
+{
+	struct ept02 *victim = &n->ept02[0];
+	for (unsigned i = 0; i < EPT02_SLOTS; i++) {
+		struct ept02 *t = &n->ept02[i];
+		if (t->live && t->eptp12 == eptp12) {
+			t->last_use = ++n->use_clock;
+			return t;
+		}
+		if (!t->live || t->last_use < victim->last_use)
+			victim = t;
+	}
+	if (victim->live)
+		ept02_zap(n, victim);
+	victim->live = true;
+	victim->eptp12 = eptp12;
+	victim->last_use = ++n->use_clock;
+	return victim;
 }
 
 static bool l1_uses_ept(const struct nvmx_vcpu *n)
@@ -351,7 +385,7 @@ static bool l2_xlate(void *ctx, uint64_t gpa, struct gmem_range *out)
 	unsigned perms;
 
 	if (l1_uses_ept(n)) {
-		if (s2pt_lookup(&n->ept02, page, &hpa, &perms, NULL) == 0) {
+		if (n->ept && s2pt_lookup(&n->ept->t, page, &hpa, &perms, NULL) == 0) {
 			*out = (struct gmem_range){ .gpa = page, .size = PAGE_SIZE, .hpa = hpa,
 						    .kind = (perms & S2_W) ? GMEM_RAM : GMEM_ROM };
 			return true;
@@ -393,9 +427,11 @@ int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
 	n->io_a = alloc_bytes(VMCS02_BITMAP_SIZE);
 	n->io_b = alloc_bytes(VMCS02_BITMAP_SIZE);
 	n->msr = alloc_bytes(VMCS02_BITMAP_SIZE);
-	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->next02 || !n->io_a || !n->io_b || !n->msr ||
-	    s2pt_init(&n->ept02, S2_EPT, table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
+	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->next02 || !n->io_a || !n->io_b || !n->msr)
 		return -1;
+	for (unsigned i = 0; i < EPT02_SLOTS; i++)
+		if (s2pt_init(&n->ept02[i].t, S2_EPT, table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
+			return -1;
 	*(uint32_t *)n->vmcs02_pa = (uint32_t)(vmx_hw_caps()->basic & 0x7fffffff);
 	memset(n->msr, 0xff, VMCS02_BITMAP_SIZE);   /* the sparse merge edits only L0's passed MSRs */
 	nvmx_state_init(&n->st);
@@ -673,14 +709,21 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 		return;
 	}
 
-	/* 3. EPT02 stands for the combined-mapping TLB of EPTP12 (and VPID12). */
+	/* 3. EPT02 stands for the combined-mapping TLB of EPTP12: one per
+	 * EPTP12, a few kept.  All of L1's VPIDs run as VPID02, so another
+	 * VPID12 flushes the CPU's mappings (L1's guests must not share them). */
 	uint64_t eptp12 = l1_uses_ept(n) ? vmcs_get(v12, VMCS_EPT_POINTER) : 0;
 	uint16_t vpid12 = (uint16_t)vmcs_get(v12, VMCS_VPID);
-	if (eptp12 != n->ept02_eptp12 || vpid12 != n->last_vpid12) {
-		ept02_zap(n);
+	if (eptp12) {
+		struct ept02 *t = ept02_for(n, eptp12);
+		if (t != n->ept)
+			n->l2_view.gen++;   /* L2's addresses translate through another table */
+		n->ept = t;
+	}
+	if (vpid12 != n->last_vpid12) {
+		invept_all();
 		n->last_vpid12 = vpid12;
 	}
-	n->ept02_eptp12 = eptp12;
 
 	/* 4. vmcs02 = vmcs12 (L2's state, L1's controls) + what L0 needs. */
 	struct vmcs02_l0 l0 = {
@@ -693,7 +736,7 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 		.cr4_mask = vmcs_get(n->v01, VMCS_CR4_GUEST_HOST_MASK),
 		.tsc_offset = vmcs_get(n->v01, VMCS_TSC_OFFSET),
 		.vpid02 = vpid02_of(vm),
-		.eptp02 = eptp12 ? s2pt_eptp(&n->ept02) : s2pt_eptp(&vm->s2),
+		.eptp02 = eptp12 ? s2pt_eptp(&n->ept->t) : s2pt_eptp(&vm->s2),
 		.l0_io_a = (const uint8_t *)vmx_io_bitmaps_pa,
 		.l0_io_b = (const uint8_t *)(vmx_io_bitmaps_pa + PAGE_SIZE),
 		.l0_msr = (const uint8_t *)vmx_msr_bitmap_pa,
@@ -756,15 +799,20 @@ static void apply_flush(struct nvmx_vcpu *n, const struct nvmx_result *r)
 	switch (r->flush) {
 	case NVMX_FLUSH_NONE:
 		break;
-	case NVMX_FLUSH_EPT_SINGLE:
-		if (r->eptp != n->ept02_eptp12)
-			break;
-		/* the EPT02 built from it goes */
-		__attribute__((fallthrough));
+	case NVMX_FLUSH_EPT_SINGLE:   /* the EPT02 built from that EPTP12 */
+		for (unsigned i = 0; i < EPT02_SLOTS; i++)
+			if (n->ept02[i].live && n->ept02[i].eptp12 == r->eptp)
+				ept02_zap(n, &n->ept02[i]);
+		break;
+	case NVMX_FLUSH_EPT_ALL:      /* every EPT02 of this L1 */
+		for (unsigned i = 0; i < EPT02_SLOTS; i++)
+			if (n->ept02[i].live)
+				ept02_zap(n, &n->ept02[i]);
+		break;
 	default:
-		/* EPT02 is the cache INVEPT/INVVPID empty (docs/nested-vmx.md);
-		 * VPID02 mappings go with the INVEPT. */
-		ept02_zap(n);
+		/* INVVPID: linear and combined mappings of L1's VPIDs, which all
+		 * run as VPID02; EPT02 (guest-physical) stays (SDM 29.4.3.3). */
+		invept_all();
 		break;
 	}
 }
@@ -917,8 +965,8 @@ static bool l2_ept(struct vcpu *v, struct nvmx_vcpu *n, struct nvmx_exit *x, str
 	struct nvmx_ept_result r;
 	switch (nvmx_ept_compose(&vm->mem, &adv, &w, ept01_lookup, &vm->s2, &r)) {
 	case NVMX_EPT_MAP:
-		if (s2pt_map(&n->ept02, r.gpa, r.hpa, r.size, r.perms, S2_EPT_MT_WB))
-			ept02_zap(n);
+		if (s2pt_map(&n->ept->t, r.gpa, r.hpa, r.size, r.perms, S2_EPT_MT_WB))
+			ept02_zap(n, n->ept);   /* out of frames: start over */
 		n->stats.ept02_fills++;
 		return true;
 	case NVMX_EPT_VIOLATION:
