@@ -254,6 +254,12 @@ static unsigned insn_len(struct vcpu *v, uint64_t code, uint64_t info1)
 	static const uint8_t rdmsr[2] = { 0x0f, 0x32 }, wrmsr[2] = { 0x0f, 0x30 };
 	if (code == NSVM_EXIT_MSR)
 		return guest_exiting_insn_len(v, info1 ? wrmsr : rdmsr, 2);
+	/* MOV to/from CRn and DRn, INVLPG: a ModRM operand, so decode (these
+	 * are what an L1 without nested paging intercepts to shadow-page L2) */
+	if (code < NSVM_EXIT_EXCP || code == NSVM_EXIT_INVLPG) {
+		struct x86_insn insn;
+		return guest_decode_at_rip(v, &insn) ? 0 : insn.len;
+	}
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (ops[i].code == code)
 			return guest_exiting_insn_len(v, ops[i].op, ops[i].len);

@@ -178,6 +178,45 @@ static void test_intr_for_l1(void)
 	lapic_wr(0x320, 1u << 16);
 }
 
+/* An L1 without nested paging keeps L2 on shadow page tables by
+ * intercepting CR3 writes, INVLPG and #PF (APM 15.9, 15.12; the pieces
+ * any such L1 needs): each must reach L1 with its exit information and
+ * nRIP.  L2 runs on L1's own tables here (NP off), so L1 only watches. */
+void l2_shadowed(void);
+__asm__(".text\n.globl l2_shadowed\nl2_shadowed:\n"
+	"\tmov %cr3, %rax\n\tmov %rax, %cr3\n"     /* CR3 write: exit 0x13 */
+	"\tinvlpg (%rbx)\n"                       /* INVLPG: exit 0x79 */
+	"\tmovb (%rcx), %al\n"                    /* not mapped: #PF exit 0x4e */
+	"\tvmmcall\n\tjmp l2_shadowed\n");
+
+static void test_l1_without_npt(void)
+{
+	const uint64_t unmapped = 0x8000000000ull;   /* PML4 entry 1: no tables */
+	svm_l1_flat_vmcb(&vmcb, (uint64_t)l2_shadowed, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
+	vmcb.ctl.intercept_cr = 1u << (16 + 3);          /* CR3 writes */
+	vmcb.ctl.intercept_misc1 |= 1u << 25;             /* INVLPG */
+	vmcb.ctl.intercept_exc = 1u << 14;                /* #PF */
+	vmcb.ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
+	uint64_t rbx = 0x123000, rcx = unmapped + 0x42;
+	__asm__ volatile("vmrun %%rax\n\tstgi" : : "a"((uint64_t)&vmcb), "b"(rbx), "c"(rcx) : "memory", "cc");
+	uint64_t at = (uint64_t)l2_shadowed + 3;             /* after MOV from CR3 */
+	CHECK(vmcb.ctl.exit_code == 0x13 && vmcb.save.rip == at && vmcb.ctl.next_rip == at + 3,
+	      "no NPT: L2's CR3 write exits to L1 with nRIP");
+	vmcb.save.rip = vmcb.ctl.next_rip;
+	__asm__ volatile("vmrun %%rax\n\tstgi" : : "a"((uint64_t)&vmcb), "b"(rbx), "c"(rcx) : "memory", "cc");
+	CHECK(vmcb.ctl.exit_code == 0x79 && vmcb.ctl.next_rip == vmcb.save.rip + 3,
+	      "no NPT: L2's INVLPG exits to L1 with nRIP");
+	vmcb.save.rip = vmcb.ctl.next_rip;
+	__asm__ volatile("vmrun %%rax\n\tstgi" : : "a"((uint64_t)&vmcb), "b"(rbx), "c"(rcx) : "memory", "cc");
+	CHECK(vmcb.ctl.exit_code == 0x4e && vmcb.ctl.exit_info2 == rcx && !(vmcb.ctl.exit_info1 & 1),
+	      "no NPT: L2's #PF exits to L1 with the address and a not-present error code");
+	/* L1 "fixes" the fault by skipping the load, as a shadow pager would
+	 * after filling its table, and L2 reaches its VMMCALL */
+	vmcb.save.rip += 2;
+	__asm__ volatile("vmrun %%rax\n\tstgi" : : "a"((uint64_t)&vmcb), "b"(rbx), "c"(rcx) : "memory", "cc");
+	CHECK(vmcb.ctl.exit_code == 0x81, "no NPT: L2 continues to its VMMCALL");
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(0x80000001, 0).ecx & (1u << 2))) {
@@ -198,6 +237,7 @@ void guest_main(void)
 	test_bad_addresses();
 	test_vmload_vmsave();
 	test_intr_for_l1();
+	test_l1_without_npt();
 	/* After all that, a good VMRUN still works. */
 	test_good_vmrun();
 }
