@@ -11,7 +11,11 @@
  *       land there, the old page untouched;
  *   (b) a page unmapped: touching it makes exactly one #NPF (EPT violation)
  *       in L1, which maps it back, and the access completes;
- *   (c) a 2 MiB page replaced by 512 4 KiB pages pointing elsewhere.
+ *   (c) a 2 MiB page replaced by 512 4 KiB pages pointing elsewhere;
+ *   (d) one 1 GiB page (PDPTE.PS) at L2 GPA 4 GiB onto L1 GPAs 0..1 GiB,
+ *       where L1's CPU has 1 GiB pages (else skipped): L2 reads a page L1
+ *       filled, and its write lands there.  Only L1's RAM in that GiB is
+ *       memory, so L2 touches nothing else there.
  * Both L1s speak one ABI (rt/svm_guest.h, rt/vmx_guest.h); l1hv_call()
  * uses VMMCALL on AMD and VMCALL on Intel.  Not under either, it says so
  * and checks nothing.  L2's own page tables are the runtime's identity
@@ -24,9 +28,11 @@
 #define MIB (1024 * 1024ull)
 #define UNMAP_2M_GPA (12 * MIB + 5 * 4096)  /* a 4 KiB page inside a 2 MiB NPT12 page */
 #define SPLIT_GPA (16 * MIB)                 /* a whole 2 MiB NPT12 page */
+#define MAP_1G_GPA (4096 * MIB)              /* a 1 GiB NPT12 page, above L2's RAM */
 
 static uint64_t page_a[512] __attribute__((aligned(4096)));
 static uint64_t page_b[512] __attribute__((aligned(4096)));
+static uint64_t pd_4g[512] __attribute__((aligned(4096)));   /* L2's PD for VAs 4..5 GiB */
 
 /* The L1 and its fault in result names, per vendor.  On AMD the names are
  * the ones the nested-svm scenario has always matched. */
@@ -125,6 +131,48 @@ static void test_split(void)
 	rt_check(bad == 0, "split: the old 2 MiB page is back, untouched", "%u of 512 pages wrong", bad);
 }
 
+/* The runtime's identity map covers 4 GiB (PML4[0] -> PDPT[0..3]); add
+ * PDPT[4] -> pd_4g, identity in 2 MiB pages, to reach MAP_1G_GPA. */
+static void map_l2_4g(void)
+{
+	uint64_t cr3;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	uint64_t *pml4 = (uint64_t *)(cr3 & 0x000ffffffffff000ull);
+	uint64_t *pdpt = (uint64_t *)(pml4[0] & 0x000ffffffffff000ull);
+	for (unsigned i = 0; i < 512; i++)
+		pd_4g[i] = (MAP_1G_GPA + i * 2 * MIB) | 0x83;           /* P, RW, PS */
+	pdpt[4] = (uint64_t)pd_4g | 3;
+	__asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+}
+
+static void test_map_1g(void)
+{
+	const char *tbl = l1hv_amd() ? "NPT12" : "EPT12";
+	char name[128];
+	long page = l1hv_call(SVMHV_MAP_1G, MAP_1G_GPA, 0);
+	if (page == -1) {
+		rt_printf("INFO: 1G: %s offers no 1 GiB %s pages here; skipped\n", hv, tbl);
+		return;
+	}
+	snprintf(name, sizeof(name), "1G: %s maps L1's first GiB with one 1 GiB %s page", hv, tbl);
+	rt_check(page > 0 && !(page & 0xfff) && page < 1024 * (long)MIB, name, "returned %#lx", (unsigned long)page);
+	if (page <= 0 || (page & 0xfff) || page >= 1024 * (long)MIB)
+		return;
+	map_l2_4g();
+	uint64_t gpa = MAP_1G_GPA + (uint64_t)page;
+	volatile uint64_t *p = (volatile uint64_t *)gpa;
+	unsigned bad = 0;
+	for (unsigned i = 0; i < 512; i++)
+		bad += p[i] != svmhv_pattern(gpa + 8 * i);
+	snprintf(name, sizeof(name), "1G: L2 reads L1 memory through a 1 GiB %s page", tbl);
+	rt_check(bad == 0, name, "%u of 512 qwords at L2 %#lx (L1 %#lx) are not %s's; qword 0 is %#lx", bad,
+		 (unsigned long)gpa, (unsigned long)page, hv, (unsigned long)p[0]);
+	p[9] = 0x1617181920212223ull;
+	snprintf(name, sizeof(name), "1G: L2's write through the 1 GiB %s page lands in L1 memory", tbl);
+	CHECK(l1hv_call(SVMHV_READ_BACKING, gpa + 72, 0) == 0x1617181920212223ll &&
+	      l1hv_call(SVMHV_READ_BACKING, gpa + 80, 0) == (long)svmhv_pattern(gpa + 80), name);
+}
+
 void guest_main(void)
 {
 	if (!under_l1hv()) {
@@ -142,4 +190,5 @@ void guest_main(void)
 	unmap_and_touch((uint64_t)page_b, false, "4K page");
 	unmap_and_touch(UNMAP_2M_GPA, true, "page in a 2M page");
 	test_split();
+	test_map_1g();
 }

@@ -53,6 +53,7 @@ extern char __kernel_end[];
 
 /* ---- What the CPU offers (APM 15.4, 15.30) ----------------------------- */
 #define CPUID_E1_ECX_SVM      (1u << 2)  /* CPUID 0x80000001 ECX */
+#define CPUID_E1_EDX_PAGE1GB  (1u << 26) /* CPUID 0x80000001 EDX: 1 GiB pages */
 #define SVM_FEAT_NP           (1u << 0)  /* CPUID 0x8000000A EDX */
 #define SVM_FEAT_NRIPS        (1u << 3)
 #define SVM_FEAT_FLUSH_BY_ASID (1u << 6)
@@ -260,9 +261,10 @@ static uint64_t *npt12_alloc(void)
 static unsigned npt12_index(uint64_t gpa, int level) { return (gpa >> (12 + 9 * (level - 1))) & 511; }
 
 /*
- * The NPT12 entry that maps gpa at level 2 (a 2 MiB page, PDE) or level 1
- * (a 4 KiB page, PTE), creating the tables above it.  Asking for a 4 KiB
- * entry inside a 2 MiB page splits that page into 512 equal 4 KiB pages.
+ * The NPT12 entry that maps gpa at level 3 (a 1 GiB page, PDPTE), 2 (a
+ * 2 MiB page, PDE) or 1 (a 4 KiB page, PTE), creating the tables above
+ * it.  Asking for a smaller entry inside a large page splits that page
+ * into 512 equal pages of the next size.
  */
 static uint64_t *npt12_entry(uint64_t gpa, int level)
 {
@@ -275,7 +277,8 @@ static uint64_t *npt12_entry(uint64_t gpa, int level)
 				return NULL;
 			if (*e & NPT_PS)
 				for (unsigned i = 0; i < 512; i++)
-					next[i] = ((*e & NPT_ADDR_2M) + i * 4096) | (*e & (NPT_LEAF | NPT_PWT | NPT_PCD));
+					next[i] = ((*e & NPT_ADDR_2M) + i * (l == 3 ? 2 * MIB : 4096)) |
+						  (*e & (NPT_LEAF | NPT_PWT | NPT_PCD)) | (l == 3 ? NPT_PS : 0);
 			*e = (uint64_t)next | NPT_TABLE;
 		}
 		t = (uint64_t *)(*e & NPT_ADDR_4K);
@@ -283,7 +286,7 @@ static uint64_t *npt12_entry(uint64_t gpa, int level)
 	return &t[npt12_index(gpa, level)];
 }
 
-/* The NPT12 leaf that maps gpa and its page size (4 KiB or 2 MiB), or NULL. */
+/* The NPT12 leaf that maps gpa and its page size (4 KiB, 2 MiB or 1 GiB), or NULL. */
 static uint64_t *npt12_leaf(uint64_t gpa, uint64_t *size)
 {
 	uint64_t *t = npt12_pml4;
@@ -291,8 +294,8 @@ static uint64_t *npt12_leaf(uint64_t gpa, uint64_t *size)
 		uint64_t *e = &t[npt12_index(gpa, l)];
 		if (!(*e & NPT_P))
 			return NULL;
-		if (l == 1 || (l == 2 && (*e & NPT_PS))) {
-			*size = l == 1 ? 4096 : 2 * MIB;
+		if (l == 1 || ((l == 2 || l == 3) && (*e & NPT_PS))) {
+			*size = l == 1 ? 4096 : l == 2 ? 2 * MIB : GIB;
 			return e;
 		}
 		t = (uint64_t *)(*e & NPT_ADDR_4K);
@@ -310,7 +313,7 @@ static int npt12_map(uint64_t gpa, uint64_t l1, int level, uint64_t flags)
 	uint64_t *e = npt12_entry(gpa, level);
 	if (!e)
 		return -1;
-	*e = l1 | flags | (level == 2 ? NPT_PS : 0);
+	*e = l1 | flags | (level >= 2 ? NPT_PS : 0);
 	return 0;
 }
 
@@ -724,6 +727,26 @@ static int64_t op_restore(uint64_t gpa, uint64_t big)
 	return 0;
 }
 
+/* One 1 GiB NPT12 page (PDPTE.PS, 15.25.1) at L2 GPA gpa onto L1 GPAs
+ * 0..1 GiB, where the CPU has 1 GiB pages; a fresh pool page filled with
+ * the pattern of the L2 GPAs it appears at is L2's to read there. */
+static int64_t op_map_1g(uint64_t gpa)
+{
+	if ((gpa & (GIB - 1)) || gpa < 4 * GIB || gpa >= 512 * GIB || pool_4k == pool_4k_end ||
+	    pool_4k + 4096 > GIB)
+		return -1;
+	if (cpuid(0x80000000, 0).eax < 0x80000001 || !(cpuid(0x80000001, 0).edx & CPUID_E1_EDX_PAGE1GB))
+		return -1;
+	uint64_t *page = (uint64_t *)pool_4k;
+	for (unsigned i = 0; i < 512; i++)
+		page[i] = svmhv_pattern(gpa + pool_4k + 8 * i);
+	if (npt12_map(gpa, 0, 3, NPT_LEAF))
+		return -1;
+	pool_4k += 4096;
+	npt12_changed();
+	return (int64_t)page;
+}
+
 static int64_t svmhv_op(uint64_t op)
 {
 	uint64_t a1 = l2.rbx, a2 = l2.rcx, l1;
@@ -734,7 +757,10 @@ static int64_t svmhv_op(uint64_t op)
 		return op_remap(a1);
 	case SVMHV_READ_BACKING:
 		l1 = npt12_translate(a1);
-		return (a1 & 7) || !in_l2_ram(a1, 8) || l1 == NO_L1 ? -1 : *(int64_t *)l1;
+		/* L2 RAM, or a page mapped into svmhv's RAM (op_map_1g's) */
+		if ((a1 & 7) || l1 == NO_L1 || (!in_l2_ram(a1, 8) && (l1 + 8 > rt_boot.ram_bytes || l1 >= 4 * GIB)))
+			return -1;
+		return *(int64_t *)l1;
 	case SVMHV_READ_ORIGINAL:
 		return (a1 & 7) || !in_l2_ram(a1, 8) ? -1 : *(int64_t *)(l2_base + a1);
 	case SVMHV_UNMAP:
@@ -745,6 +771,8 @@ static int64_t svmhv_op(uint64_t op)
 		return op_split_remap(a1);
 	case SVMHV_RESTORE:
 		return op_restore(a1, a2);
+	case SVMHV_MAP_1G:
+		return op_map_1g(a1);
 	}
 	return -1;
 }

@@ -235,6 +235,7 @@ static void choose_window(void)
 #define EPT_ADDR_4K 0x000ffffffffff000ull
 #define EPT_ADDR_2M 0x000fffffffe00000ull
 #define NO_L1       (~0ull)
+#define VX_EPT_1G   (1ull << 17)   /* IA32_VMX_EPT_VPID_CAP: 1 GiB pages (A.10) */
 
 static uint64_t ept12_pages[32][512] __attribute__((aligned(4096)));
 static unsigned ept12_used;
@@ -254,9 +255,10 @@ static unsigned ept12_index(uint64_t gpa, int level) { return (gpa >> (12 + 9 * 
 static bool ept_present(uint64_t e) { return e & EPT_RWX; }
 
 /*
- * The EPT12 entry that maps gpa at level 2 (a 2 MiB page, PDE) or level 1
- * (a 4 KiB page, PTE), creating the tables above it.  Asking for a 4 KiB
- * entry inside a 2 MiB page splits that page into 512 equal 4 KiB pages.
+ * The EPT12 entry that maps gpa at level 3 (a 1 GiB page, PDPTE), 2 (a
+ * 2 MiB page, PDE) or 1 (a 4 KiB page, PTE), creating the tables above
+ * it.  Asking for a smaller entry inside a large page splits that page
+ * into 512 equal pages of the next size.
  */
 static uint64_t *ept12_entry(uint64_t gpa, int level)
 {
@@ -267,9 +269,10 @@ static uint64_t *ept12_entry(uint64_t gpa, int level)
 			uint64_t *next = ept12_alloc();
 			if (!next)
 				return NULL;
-			if (ept_present(*e))                    /* a 2 MiB page: split it */
+			if (ept_present(*e))                    /* a large page: split it */
 				for (unsigned i = 0; i < 512; i++)
-					next[i] = ((*e & EPT_ADDR_2M) + i * 4096) | (*e & EPT_LEAF_ATTRS);
+					next[i] = ((*e & EPT_ADDR_2M) + i * (l == 3 ? 2 * MIB : 4096)) |
+						  (*e & EPT_LEAF_ATTRS) | (l == 3 ? EPT_PS : 0);
 			*e = (uint64_t)next | EPT_TABLE;
 		}
 		t = (uint64_t *)(*e & EPT_ADDR_4K);
@@ -277,7 +280,7 @@ static uint64_t *ept12_entry(uint64_t gpa, int level)
 	return &t[ept12_index(gpa, level)];
 }
 
-/* The EPT12 leaf that maps gpa and its page size (4 KiB or 2 MiB), or NULL. */
+/* The EPT12 leaf that maps gpa and its page size (4 KiB, 2 MiB or 1 GiB), or NULL. */
 static uint64_t *ept12_leaf(uint64_t gpa, uint64_t *size)
 {
 	uint64_t *t = ept12_pml4;
@@ -285,8 +288,8 @@ static uint64_t *ept12_leaf(uint64_t gpa, uint64_t *size)
 		uint64_t *e = &t[ept12_index(gpa, l)];
 		if (!ept_present(*e))
 			return NULL;
-		if (l == 1 || (l == 2 && (*e & EPT_PS))) {
-			*size = l == 1 ? 4096 : 2 * MIB;
+		if (l == 1 || ((l == 2 || l == 3) && (*e & EPT_PS))) {
+			*size = l == 1 ? 4096 : l == 2 ? 2 * MIB : GIB;
 			return e;
 		}
 		t = (uint64_t *)(*e & EPT_ADDR_4K);
@@ -304,7 +307,7 @@ static int ept12_map(uint64_t gpa, uint64_t l1, int level, uint64_t flags)
 	uint64_t *e = ept12_entry(gpa, level);
 	if (!e)
 		return -1;
-	*e = l1 | flags | (level == 2 ? EPT_PS : 0);
+	*e = l1 | flags | (level >= 2 ? EPT_PS : 0);
 	return 0;
 }
 
@@ -853,6 +856,24 @@ static int64_t op_restore(uint64_t gpa, uint64_t big)
 	return 0;
 }
 
+/* One 1 GiB EPT12 page (PDPTE bit 7, 29.3.2) at L2 GPA gpa onto L1 GPAs
+ * 0..1 GiB, where the CPU has 1 GiB EPT pages; a fresh pool page filled
+ * with the pattern of the L2 GPAs it appears at is L2's to read there. */
+static int64_t op_map_1g(uint64_t gpa)
+{
+	if ((gpa & (GIB - 1)) || gpa < 4 * GIB || gpa >= 512 * GIB || pool_4k == pool_4k_end ||
+	    pool_4k + 4096 > GIB || !(vmx_l1.ept_vpid & VX_EPT_1G))
+		return -1;
+	uint64_t *page = (uint64_t *)pool_4k;
+	for (unsigned i = 0; i < 512; i++)
+		page[i] = vmxhv_pattern(gpa + pool_4k + 8 * i);
+	if (ept12_map(gpa, 0, 3, EPT_LEAF))
+		return -1;
+	pool_4k += 4096;
+	ept12_changed();
+	return (int64_t)page;
+}
+
 static int64_t vmxhv_op(uint64_t op)
 {
 	uint64_t a1 = l2.rbx, a2 = l2.rcx, l1;
@@ -863,7 +884,10 @@ static int64_t vmxhv_op(uint64_t op)
 		return op_remap(a1);
 	case VMXHV_READ_BACKING:
 		l1 = ept12_translate(a1);
-		return (a1 & 7) || !in_l2_ram(a1, 8) || l1 == NO_L1 ? -1 : *(int64_t *)l1;
+		/* L2 RAM, or a page mapped into vmxhv's RAM (op_map_1g's) */
+		if ((a1 & 7) || l1 == NO_L1 || (!in_l2_ram(a1, 8) && (l1 + 8 > rt_boot.ram_bytes || l1 >= 4 * GIB)))
+			return -1;
+		return *(int64_t *)l1;
 	case VMXHV_READ_ORIGINAL:
 		return (a1 & 7) || !in_l2_ram(a1, 8) ? -1 : *(int64_t *)(l2_base + a1);
 	case VMXHV_UNMAP:
@@ -874,6 +898,8 @@ static int64_t vmxhv_op(uint64_t op)
 		return op_split_remap(a1);
 	case VMXHV_RESTORE:
 		return op_restore(a1, a2);
+	case VMXHV_MAP_1G:
+		return op_map_1g(a1);
 	}
 	return -1;
 }

@@ -26,7 +26,8 @@ enum svmhv_op {
 	SVMHV_PRESENT = 0,      /* -> 1: "you run under svmhv" */
 	SVMHV_REMAP = 1,        /* RBX = L2 page: map it to a fresh L1 page that svmhv
 	                           filled with svmhv_pattern() -> 0, or -1 */
-	SVMHV_READ_BACKING = 2, /* RBX = L2 GPA: the qword at the L1 page NPT12 maps it to now */
+	SVMHV_READ_BACKING = 2, /* RBX = L2 GPA: the qword at the L1 page NPT12 maps it to now
+	                           (L2 RAM, or any L2 GPA that NPT12 maps into L1 RAM) */
 	SVMHV_READ_ORIGINAL = 3,/* RBX = L2 GPA: the qword at the L1 page that backed it at boot */
 	SVMHV_UNMAP = 4,        /* RBX = L2 page: make its NPT12 entry not present; svmhv maps
 	                           it back on the first #NPF there and counts it -> 0, or -1 */
@@ -36,6 +37,12 @@ enum svmhv_op {
 	                           filled with svmhv_pattern() -> 0, or -1 */
 	SVMHV_RESTORE = 7,      /* RBX = L2 GPA, RCX = 0 (4 KiB) or 1 (2 MiB): map it back
 	                           to the L1 memory that backed it at boot -> 0, or -1 */
+	SVMHV_MAP_1G = 8,       /* RBX = 1 GiB-aligned L2 GPA at or above 4 GiB: map L2 GPAs
+	                           RBX..RBX+1 GiB onto L1 GPAs 0..1 GiB with ONE 1 GiB NPT12
+	                           page, after filling a fresh L1 page P with svmhv_pattern()
+	                           of RBX + P -> P (the L1 GPA), or -1 where svmhv's CPU has
+	                           no 1 GiB pages (CPUID 0x80000001 EDX bit 26).  Only L1 RAM
+	                           is memory in there; READ_BACKING reads L1 RAM through it */
 };
 
 /* What svmhv writes into every qword of a page it maps for an L2: a value

@@ -31,6 +31,9 @@ enum vmxhv_op {
 	VMXHV_VIOLATION_COUNT = SVMHV_NPF_COUNT,/* RBX = L2 page: EPT violations there since UNMAP */
 	VMXHV_SPLIT_REMAP = SVMHV_SPLIT_REMAP,  /* RBX = 2 MiB L2 GPA: 512 4 KiB pages, reversed */
 	VMXHV_RESTORE = SVMHV_RESTORE,          /* RBX = L2 GPA, RCX = 0 (4K) / 1 (2M): boot mapping */
+	VMXHV_MAP_1G = SVMHV_MAP_1G,            /* RBX = 1 GiB L2 GPA >= 4 GiB: one 1 GiB EPT12 page onto
+	                                           L1 0..1 GiB -> a pattern page's L1 GPA, or -1 without
+	                                           1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP bit 17) */
 };
 
 static inline uint64_t vmxhv_pattern(uint64_t l2_gpa) { return svmhv_pattern(l2_gpa); }
