@@ -21,7 +21,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-address-of-packed-
 KERNEL_ASFLAGS := -I. -fno-pic -fno-pie
 
 KERNEL_SRC := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c kernel/*.S mm/*.c \
-	drivers/*.c drivers/platform/*.c svm/*.c svm/*.S svm/nested/*.c vmx/*.c vmx/*.S vmx/nested/*.c \
+	drivers/*.c drivers/platform/*.c drivers/virtio/*.c svm/*.c svm/*.S svm/nested/*.c vmx/*.c vmx/*.S vmx/nested/*.c \
 	boot/multiboot2/*.c boot/multiboot2/*.S)
 KERNEL_OBJ := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRC))
 
@@ -123,7 +123,7 @@ UNIT_SRCS_test_vioapic   := drivers/platform/vioapic.c
 UNIT_SRCS_test_vpic      := drivers/platform/vpic.c
 UNIT_SRCS_test_guest_acpi := drivers/platform/guest_acpi.c
 UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
-# virtio (pure; not yet linked into the kernel)
+# virtio (pure; in the kernel through kernel/virtio_l0.c)
 UNIT_SRCS_test_virtqueue   := drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_virtio_mmio := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_virtio_blk  := drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
@@ -202,11 +202,30 @@ clean-tools:
 	rm -rf $(BUILD)/tools
 clean: clean-tools
 
+# ---- the Linux guest (docs/linux-guests.md): Debian's cloud kernel and an
+# initramfs of Debian's busybox-static, /init and nestor-exit, in a cache
+# under build/linux-guest.  apt-get download runs once; afterwards the
+# cache is enough (offline).  `rm -rf build/linux-guest` fetches anew.
+LINUX_GUEST := $(BUILD)/linux-guest
+$(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/busybox &: | $(DEPS_STAMP)
+	@tools/linux-guest/fetch.sh $(LINUX_GUEST)
+$(LINUX_GUEST)/nestor-exit: tools/linux-guest/nestor-exit.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@ (static, runs in the guest)"
+	@$(CC) -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie -O2 \
+		-Wall -Wextra -Werror -o $@ $<
+$(LINUX_GUEST)/initramfs.cpio: tools/linux-guest/mkinitramfs.py tools/linux-guest/init \
+		$(LINUX_GUEST)/busybox $(LINUX_GUEST)/nestor-exit
+	@python3 tools/linux-guest/mkinitramfs.py $@ $(LINUX_GUEST)/busybox tools/linux-guest/init \
+		$(LINUX_GUEST)/nestor-exit
+.PHONY: linux-guest
+linux-guest: $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/initramfs.cpio
+
 # ---- emulator scenarios (tests/integ/run.py: table of scenarios)
-integ: all
+integ: all linux-guest
 	@python3 tests/integ/run.py
 
-test: all unit fuzz-smoke
+test: all unit fuzz-smoke linux-guest
 	@python3 tests/integ/run.py
 
 # Boot the default configuration under QEMU TCG (Multiboot1 path) and
@@ -215,7 +234,7 @@ run: all
 	@python3 tests/integ/run.py --run
 
 # Benchmarks: BENCH <name> <value> <unit> lines (docs/benchmarks.md).
-bench: all
+bench: all linux-guest
 	@python3 tests/integ/run.py --bench
 
 clean:

@@ -593,6 +593,16 @@ static int set_module(struct parser *p)
 	return 0;
 }
 
+/* The Linux initrd: kept as the VM's module (finish_vm checks that it is
+ * the only one, and that the format is linux). */
+static int set_initrd(struct parser *p)
+{
+	if (set_module(p))
+		return -1;
+	p->vm->initrd = true;
+	return 0;
+}
+
 /* "52:54:00:12:34:56": six hex pairs, and a unicast address (bit 0 of the
  * first octet clear), since a NIC cannot own a multicast address. */
 static bool is_mac(struct str s)
@@ -614,12 +624,21 @@ static int set_device_arg(struct parser *p, const struct dev_def *d,
 		if (has_arg)
 			return bad_value(p, p->val, "this device takes no ':'");
 		return 0;
-	case DEV_ARG_FILE:
+	case DEV_ARG_FILE: {
+		/* "FILE" or "FILE ro" (file names have no spaces). */
+		size_t sp = str_find(arg, ' ');
+		struct str opt = trim(str_from(arg, sp));
+
 		if (!has_arg)
-			return bad_value(p, p->val, "virtio-blk:FILE");
+			return bad_value(p, p->val, "virtio-blk:FILE [ro]");
+		arg = str_upto(arg, sp);
 		if (check_path(p, arg))
 			return -1;
+		if (opt.n != 0 && !str_eq(opt, "ro"))
+			return bad_value(p, opt, "after the file only 'ro' may follow");
+		dev->read_only = opt.n != 0;
 		break;
+	}
 	case DEV_ARG_MAC_OPTIONAL:
 		if (!has_arg)
 			return 0;
@@ -660,7 +679,7 @@ static int set_device(struct parser *p)
 		return 0;
 	}
 	return bad_value(p, p->val,
-			 "uart, virtio-console, virtio-blk:FILE, virtio-net[:MAC]");
+			 "uart, virtio-console, virtio-blk:FILE [ro], virtio-net[:MAC]");
 }
 
 static int set_nested(struct parser *p)
@@ -697,7 +716,7 @@ static const struct key_def global_keys[] = {
 /* Named indices, for finish_vm() to find where a key was set. */
 enum vm_key {
 	VK_MEMORY, VK_VCPUS, VK_IMAGE, VK_FORMAT, VK_LOAD_ADDR, VK_CMDLINE,
-	VK_MODULE, VK_DEVICE, VK_NESTED, VK_TRACE, VK_TEACH, VK_COUNT
+	VK_MODULE, VK_INITRD, VK_DEVICE, VK_NESTED, VK_TRACE, VK_TEACH, VK_COUNT
 };
 
 static const struct key_def vm_keys[VK_COUNT] = {
@@ -708,6 +727,7 @@ static const struct key_def vm_keys[VK_COUNT] = {
 	[VK_LOAD_ADDR] = { "load_addr", set_load_addr, false },
 	[VK_CMDLINE] = { "cmdline", set_cmdline, false },
 	[VK_MODULE] = { "module", set_module, true },
+	[VK_INITRD] = { "initrd", set_initrd, false },
 	[VK_DEVICE] = { "device", set_device, true },
 	[VK_NESTED] = { "nested", set_nested, false },
 	[VK_TRACE] = { "trace", set_vm_trace, false },
@@ -802,6 +822,17 @@ static int finish_vm(struct parser *p)
 	if (p->key_line[VK_LOAD_ADDR] && vm->format != CFG_FMT_FLAT) {
 		m = error_at(p->err, p->key_line[VK_LOAD_ADDR]);
 		tb_str(&m, "'load_addr' is only for format = flat");
+		return -1;
+	}
+	/* Linux takes one initrd, named as such; Multiboot takes modules. */
+	if (p->key_line[VK_INITRD] && vm->format != CFG_FMT_LINUX) {
+		m = error_at(p->err, p->key_line[VK_INITRD]);
+		tb_str(&m, "'initrd' is only for format = linux (Multiboot guests take 'module')");
+		return -1;
+	}
+	if (p->key_line[VK_MODULE] && vm->format == CFG_FMT_LINUX) {
+		m = error_at(p->err, p->key_line[VK_MODULE]);
+		tb_str(&m, "format = linux takes no 'module' (its initramfs is 'initrd = FILE')");
 		return -1;
 	}
 	if (p->key_line[VK_LOAD_ADDR] && vm->load_addr >= vm->memory_bytes) {
@@ -1141,7 +1172,7 @@ int config_check_files(const struct nestor_config *cfg,
 			return -1;
 		for (uint32_t i = 0; i < vm->module_count && i < CFG_MAX_MODULES; i++)
 			if (check_file(vm->modules[i], vm->module_lines[i],
-				       "module", vm, exists, ctx, err))
+				       vm->initrd ? "initrd" : "module", vm, exists, ctx, err))
 				return -1;
 		for (uint32_t i = 0; i < vm->device_count && i < CFG_MAX_DEVICES; i++) {
 			const struct cfg_device *d = &vm->devices[i];

@@ -56,6 +56,7 @@ enum cfg_device_kind {
 struct cfg_device {
 	enum cfg_device_kind kind;
 	char arg[CFG_PATH_MAX]; /* blk: image file; net: MAC "52:54:00:..." or "" */
+	bool read_only;         /* blk: "virtio-blk:FILE ro" */
 	unsigned line;          /* line that declared it (for file errors) */
 };
 
@@ -71,6 +72,9 @@ struct vm_config {
 	uint32_t module_count;
 	char modules[CFG_MAX_MODULES][CFG_PATH_MAX];
 	unsigned module_lines[CFG_MAX_MODULES];
+	/* format = linux: `initrd = FILE` makes modules[0] the initrd (its
+	 * only module), so every loader that fetches modules fetches it. */
+	bool initrd;
 	uint32_t device_count;
 	struct cfg_device devices[CFG_MAX_DEVICES];
 	bool nested; /* expose VMX/SVM to this VM */

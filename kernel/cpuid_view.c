@@ -14,6 +14,7 @@
 #define L7_ECX_LA57      (1u << 16)
 #define E1_ECX_SVM       (1u << 2)
 #define E1_ECX_SKINIT    (1u << 12)
+#define E1_EDX_RDTSCP    (1u << 27)
 
 /* Leaf 7 EBX features the guest may use: none needs an XSAVE state or an
  * intercept Nestor lacks.  (FSGSBASE, BMI1, SMEP, BMI2, ERMS, SMAP, ADX,
@@ -59,7 +60,14 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 			r.eax = 0; /* no further subleaves */
 			r.ebx &= L7_EBX_ALLOWED;
 			r.ecx &= ~L7_ECX_LA57; /* 5-level paging: not offered */
-			r.ecx &= (1u << 2) | (1u << 22); /* UMIP, RDPID */
+			/* UMIP only.  RDPID (bit 22), like RDTSCP, reads
+			 * IA32_TSC_AUX, which the backends do not switch
+			 * between guest and host: a guest would read L0's
+			 * value (Linux keeps its CPU number there and uses
+			 * RDPID to find its per-CPU data on NMI entry), so
+			 * both stay hidden and TSC_AUX #GPs, as on a CPU
+			 * without them (docs/linux-guests.md). */
+			r.ecx &= (1u << 2);
 			r.edx = 0;
 		} else {
 			r.eax = r.ebx = r.ecx = r.edx = 0;
@@ -78,6 +86,7 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 		break;
 	case 0x80000001:
 		r.ecx &= ~E1_ECX_SKINIT; /* SKINIT: not offered (#UD) */
+		r.edx &= ~E1_EDX_RDTSCP; /* TSC_AUX is not switched: see leaf 7 */
 		if (!g->nested)
 			r.ecx &= ~E1_ECX_SVM;
 		break;

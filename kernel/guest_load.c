@@ -356,19 +356,11 @@ int guest_load_multiboot2(struct gmem *g, const uint8_t *img, size_t size, const
 
 #define ELF64_PT_GPA 0x1000u   /* PML4, PDPT, 4 page directories: 0x1000-0x6fff */
 
-int guest_load_elf64(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
-		     const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
-		     struct guest_boot *out, char *err, size_t errlen)
+/* Identity map of the low 4 GiB with 2 MiB pages (SDM 4.5) at
+ * ELF64_PT_GPA: the state a 64-bit entry point needs, for an ELF64 kernel
+ * and for Linux's 64-bit boot protocol alike. */
+static int build_identity_map(struct gmem *g, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	if (size < 64 || img[4] != 2)
-		return fail(err, errlen, "image: not an ELF64 file");
-	if (load_elf(g, img, size, out, err, errlen))
-		return -1;
-	if (out->image_start < 0x7000)
-		return fail(err, errlen, "image: overlaps the boot page tables at 0x1000-0x6fff");
-	/* Identity map of the low 4 GiB with 2 MiB pages (SDM 4.5): the state a
-	 * 64-bit entry point needs, like Linux's 64-bit boot protocol gives. */
 	uint64_t pt[512];
 	memset(pt, 0, sizeof(pt));
 	pt[0] = (ELF64_PT_GPA + 0x1000) | 3;                 /* PML4[0] -> PDPT */
@@ -384,10 +376,298 @@ int guest_load_elf64(struct gmem *g, const uint8_t *img, size_t size, const char
 		if (gmem_write(g, ELF64_PT_GPA + 0x2000 + d * 0x1000ull, pt, sizeof(pt)))
 			return fail(err, errlen, "VM RAM too small for the boot page tables");
 	}
+	return 0;
+}
+
+int guest_load_elf64(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+		     const struct guest_module *mods, unsigned nmods, uint64_t rsdp_gpa,
+		     struct guest_boot *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (size < 64 || img[4] != 2)
+		return fail(err, errlen, "image: not an ELF64 file");
+	if (load_elf(g, img, size, out, err, errlen))
+		return -1;
+	if (out->image_start < 0x7000)
+		return fail(err, errlen, "image: overlaps the boot page tables at 0x1000-0x6fff");
+	if (build_identity_map(g, err, errlen))
+		return -1;
 	uint64_t entry = out->entry;
 	if (mb2_boot_info(g, cmdline, mods, nmods, rsdp_gpa, out, err, errlen))
 		return -1;
 	out->entry = entry;
+	out->long_mode = true;
+	out->cr3 = ELF64_PT_GPA;
+	return 0;
+}
+
+/* ---- Linux: the x86 boot protocol, 64-bit entry (Documentation/x86/boot.rst) ---- */
+
+/* The setup header, at the same offsets in the bzImage file and in
+ * boot_params (struct setup_header in arch/x86/include/uapi/asm/bootparam.h). */
+#define LH_SETUP_SECTS      0x1f1  /* u8: setup part is (this, 0 meaning 4) + 1 sectors */
+#define LH_SYSSIZE          0x1f4  /* u32: protected-mode kernel size in 16-byte units */
+#define LH_BOOT_FLAG        0x1fe  /* u16: 0xaa55 */
+#define LH_JUMP             0x200  /* 2-byte jump; its offset byte + 0x202 = end of header */
+#define LH_HEADER           0x202  /* "HdrS" */
+#define LH_VERSION          0x206  /* u16: protocol, 0x020f = 2.15 */
+#define LH_TYPE_OF_LOADER   0x210  /* u8, written by the loader */
+#define LH_LOADFLAGS        0x211  /* u8 */
+#define LH_CODE32_START     0x214  /* u32: the 32-bit entry = load address */
+#define LH_RAMDISK_IMAGE    0x218  /* u32, written */
+#define LH_RAMDISK_SIZE     0x21c  /* u32, written */
+#define LH_CMD_LINE_PTR     0x228  /* u32, written */
+#define LH_INITRD_ADDR_MAX  0x22c  /* u32 */
+#define LH_KERNEL_ALIGNMENT 0x230  /* u32 */
+#define LH_RELOCATABLE      0x234  /* u8 */
+#define LH_XLOADFLAGS       0x236  /* u16 (2.12+) */
+#define LH_CMDLINE_SIZE     0x238  /* u32 (2.06+) */
+#define LH_PREF_ADDRESS     0x258  /* u64 (2.10+) */
+#define LH_INIT_SIZE        0x260  /* u32 (2.10+) */
+#define LH_MIN_END          0x264  /* a 2.12 header reaches at least past init_size */
+
+#define LOADFLAGS_LOADED_HIGH 0x01
+#define XLF_KERNEL_64         0x01 /* the 64-bit entry at load address + 0x200 */
+#define LINUX_LOADER_UNDEFINED 0xff /* type_of_loader: "a boot loader with no assigned id" */
+
+/* struct boot_params: the rest of the zero page. */
+#define BP_ACPI_RSDP_ADDR    0x070 /* u64 (2.14+) */
+#define BP_EXT_RAMDISK_IMAGE 0x0c0 /* high 32 bits of ramdisk_image */
+#define BP_EXT_RAMDISK_SIZE  0x0c4
+#define BP_EXT_CMD_LINE_PTR  0x0c8
+#define BP_ALT_MEM_K         0x1e0 /* u32: KiB of memory above 1 MiB (fallback) */
+#define BP_E820_ENTRIES      0x1e8 /* u8 */
+#define BP_HDR_END_MAX       0x290 /* edd_mbr_sig_buffer: the header ends before it */
+#define BP_E820_TABLE        0x2d0 /* struct boot_e820_entry[128] */
+
+#define LINUX_ENTRY64_OFFSET 0x200 /* startup_64, relative to the load address */
+#define BIOS_AREA_START 0x9fc00ull /* EBDA .. end of the BIOS ROM: reserved on a PC */
+#define BIOS_AREA_END   0x100000ull
+#define FOUR_GIB        0x100000000ull
+
+int guest_linux_parse(const uint8_t *img, size_t size, struct linux_header *h, char *err, size_t errlen)
+{
+	memset(h, 0, sizeof(*h));
+	if (size < LH_MIN_END)
+		return fail(err, errlen, "image: too small for a Linux bzImage setup header");
+	if (rd16(img + LH_BOOT_FLAG) != 0xaa55 || memcmp(img + LH_HEADER, "HdrS", 4))
+		return fail(err, errlen, "image: not a Linux bzImage (no 0xAA55 boot flag and \"HdrS\" header)");
+	h->version = rd16(img + LH_VERSION);
+	if (h->version < 0x020c)
+		return fail(err, errlen, "image: Linux boot protocol older than 2.12 (no 64-bit entry)");
+	h->header_end = 0x202u + img[LH_JUMP + 1];
+	if (h->header_end < LH_MIN_END || h->header_end > BP_HDR_END_MAX)
+		return fail(err, errlen, "image: Linux setup header length does not match its protocol version");
+	h->setup_sects = img[LH_SETUP_SECTS] ? img[LH_SETUP_SECTS] : 4;
+	h->kernel_offset = (h->setup_sects + 1) * 512u;
+	if (h->kernel_offset < h->header_end || h->kernel_offset >= size)
+		return fail(err, errlen, "image: Linux setup sectors end beyond the file");
+	h->kernel_size = (size_t)rd32(img + LH_SYSSIZE) * 16;
+	if (h->kernel_size == 0 || h->kernel_size > size - h->kernel_offset)
+		return fail(err, errlen, "image: Linux syssize: the protected-mode kernel is beyond the end of the file");
+	h->loadflags = img[LH_LOADFLAGS];
+	h->xloadflags = rd16(img + LH_XLOADFLAGS);
+	if (!(h->loadflags & LOADFLAGS_LOADED_HIGH))
+		return fail(err, errlen, "image: Linux zImage (loaded low), not a bzImage");
+	if (!(h->xloadflags & XLF_KERNEL_64))
+		return fail(err, errlen, "image: Linux kernel without the 64-bit entry (xloadflags XLF_KERNEL_64)");
+	h->relocatable = img[LH_RELOCATABLE] != 0;
+	h->kernel_alignment = rd32(img + LH_KERNEL_ALIGNMENT);
+	if (h->relocatable && (h->kernel_alignment < 4096 || h->kernel_alignment > (1u << 30) ||
+			       (h->kernel_alignment & (h->kernel_alignment - 1))))
+		return fail(err, errlen, "image: Linux kernel_alignment is not a power of two from 4 KiB to 1 GiB");
+	h->pref_address = rd64(img + LH_PREF_ADDRESS);
+	h->init_size = rd32(img + LH_INIT_SIZE);
+	if (h->init_size < h->kernel_size)
+		return fail(err, errlen, "image: Linux init_size smaller than the kernel itself");
+	h->cmdline_size = rd32(img + LH_CMDLINE_SIZE);
+	h->initrd_addr_max = rd32(img + LH_INITRD_ADDR_MAX);
+	return 0;
+}
+
+/* Append [addr, addr + size) of a type, merged with the previous entry
+ * when they touch and agree. */
+static int e820_add(struct e820_entry *out, unsigned max, unsigned *n, uint64_t addr, uint64_t size, uint32_t type)
+{
+	if (size == 0)
+		return 0;
+	if (*n && out[*n - 1].type == type && out[*n - 1].addr + out[*n - 1].size == addr) {
+		out[*n - 1].size += size;
+		return 0;
+	}
+	if (*n == max)
+		return -1;
+	out[(*n)++] = (struct e820_entry){ addr, size, type };
+	return 0;
+}
+
+int guest_e820_from_gmem(const struct gmem *g, struct e820_entry *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < g->count && i < GMEM_MAX_RANGES; i++) {
+		const struct gmem_range *r = &g->r[i];
+		uint64_t a = r->gpa, b = r->gpa + r->size;
+		if (r->kind == GMEM_ROM) {
+			if (e820_add(out, max, &n, a, r->size, E820_RESERVED))
+				return -1;
+			continue;
+		}
+		if (r->kind != GMEM_RAM)
+			continue;
+		/* RAM below, inside and above the BIOS area (ranges are sorted). */
+		uint64_t lo_end = b < BIOS_AREA_START ? b : BIOS_AREA_START;
+		uint64_t mid_a = a > BIOS_AREA_START ? a : BIOS_AREA_START;
+		uint64_t mid_b = b < BIOS_AREA_END ? b : BIOS_AREA_END;
+		uint64_t hi_a = a > BIOS_AREA_END ? a : BIOS_AREA_END;
+		if ((a < lo_end && e820_add(out, max, &n, a, lo_end - a, E820_RAM)) ||
+		    (mid_a < mid_b && e820_add(out, max, &n, mid_a, mid_b - mid_a, E820_RESERVED)) ||
+		    (hi_a < b && e820_add(out, max, &n, hi_a, b - hi_a, E820_RAM)))
+			return -1;
+	}
+	return (int)n;
+}
+
+/* Is there a word of s (space separated) that starts with prefix? */
+static bool has_param(const char *s, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	for (const char *p = s; *p;) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, prefix, pl))
+			return true;
+		while (*p && *p != ' ')
+			p++;
+	}
+	return false;
+}
+
+/* Append text to out (used bytes *n, NUL kept); -1 if it does not fit. */
+static int append(char *out, size_t outlen, size_t *n, const char *text)
+{
+	size_t l = strlen(text);
+	if (*n + l + 1 > outlen)
+		return -1;
+	memcpy(out + *n, text, l + 1);
+	*n += l;
+	return 0;
+}
+
+int guest_linux_cmdline(char *out, size_t outlen, const char *user, uint32_t tsc_khz)
+{
+	size_t n = 0;
+	if (!outlen)
+		return -1;
+	out[0] = 0;
+	if (!user)
+		user = "";
+	if (append(out, outlen, &n, user))
+		return -1;
+	if (tsc_khz && !has_param(user, "tsc_early_khz=")) {
+		char num[24], *p = num + sizeof(num);
+		*--p = 0;
+		do
+			*--p = (char)('0' + tsc_khz % 10);
+		while (tsc_khz /= 10);
+		if ((n && append(out, outlen, &n, " ")) || append(out, outlen, &n, "tsc_early_khz=") ||
+		    append(out, outlen, &n, p))
+			return -1;
+	}
+	if (!has_param(user, "tsc=") && ((n && append(out, outlen, &n, " ")) || append(out, outlen, &n, "tsc=reliable")))
+		return -1;
+	return 0;
+}
+
+static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+int guest_load_linux(struct gmem *g, const uint8_t *img, size_t size, const char *cmdline,
+		     const struct guest_module *initrd, uint64_t rsdp_gpa,
+		     struct guest_boot *out, char *err, size_t errlen)
+{
+	struct linux_header h;
+	memset(out, 0, sizeof(*out));
+	if (guest_linux_parse(img, size, &h, err, errlen))
+		return -1;
+
+	/* Where the kernel goes: pref_address (raised to kernel_alignment
+	 * for a relocatable kernel).  A relocatable kernel loaded lower
+	 * would still decompress at its LOAD_PHYSICAL_ADDR, which is
+	 * pref_address, so that whole region must be free either way. */
+	uint64_t load = h.pref_address;
+	if (h.relocatable) {
+		uint64_t a = h.kernel_alignment;
+		if (load > FOUR_GIB)
+			return fail(err, errlen, "image: Linux pref_address above 4 GiB");
+		load = (load + a - 1) & ~(a - 1);
+	}
+	if (load < BIOS_AREA_END || load >= FOUR_GIB || h.init_size > FOUR_GIB - load)
+		return fail(err, errlen, "image: Linux pref_address + init_size outside 1 MiB..4 GiB");
+	uint64_t kend = load + h.init_size;
+	if (kend > g->ram_top || !gmem_ptr(g, load, h.init_size, true))
+		return fail(err, errlen, "VM RAM too small for the Linux kernel (pref_address + init_size)");
+	if (gmem_write(g, load, img + h.kernel_offset, h.kernel_size))
+		return fail(err, errlen, "VM RAM too small for the Linux kernel (pref_address + init_size)");
+	out->image_start = load;
+	out->image_end = kend;
+
+	/* The command line, bounded by what the kernel accepts. */
+	size_t cl = cmdline ? strlen(cmdline) : 0;
+	if (cl > h.cmdline_size || cl > LINUX_CMDLINE_MAX)
+		return fail(err, errlen, "command line longer than the kernel's cmdline_size");
+	if (gmem_write(g, LINUX_CMDLINE_GPA, cmdline ? cmdline : "", cl + 1))
+		return fail(err, errlen, "VM RAM too small for the Linux command line");
+
+	/* The initrd: as high as allowed (below initrd_addr_max, the top of
+	 * RAM and the 4 GiB the boot page tables map), page aligned, above
+	 * the kernel's init_size region. */
+	uint64_t rd_addr = 0, rd_size = 0;
+	if (initrd && initrd->size) {
+		uint64_t limit = g->ram_top;
+		if (limit > (uint64_t)h.initrd_addr_max + 1)
+			limit = (uint64_t)h.initrd_addr_max + 1;
+		if (limit > FOUR_GIB)
+			limit = FOUR_GIB;
+		rd_size = initrd->size;
+		uint64_t low = (kend + 4095) & ~4095ull;
+		if (rd_size > limit || ((limit - rd_size) & ~4095ull) < low)
+			return fail(err, errlen, "initrd does not fit between the kernel and the top of RAM (or initrd_addr_max)");
+		rd_addr = (limit - rd_size) & ~4095ull;
+		if (gmem_write(g, rd_addr, initrd->data, rd_size))
+			return fail(err, errlen, "initrd does not fit between the kernel and the top of RAM (or initrd_addr_max)");
+	}
+
+	/* boot_params: zero, the setup header as the image has it, then what
+	 * the boot loader fills in (boot.rst "Details of header fields"). */
+	uint8_t bp[4096];
+	memset(bp, 0, sizeof(bp));
+	memcpy(bp + LH_SETUP_SECTS, img + LH_SETUP_SECTS, h.header_end - LH_SETUP_SECTS);
+	bp[LH_TYPE_OF_LOADER] = LINUX_LOADER_UNDEFINED;
+	bp[LH_LOADFLAGS] = h.loadflags | LOADFLAGS_LOADED_HIGH;
+	wr32(bp + LH_CODE32_START, (uint32_t)load);
+	wr32(bp + LH_RAMDISK_IMAGE, (uint32_t)rd_addr);
+	wr32(bp + LH_RAMDISK_SIZE, (uint32_t)rd_size);
+	wr32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(rd_addr >> 32));
+	wr32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(rd_size >> 32));
+	wr32(bp + LH_CMD_LINE_PTR, LINUX_CMDLINE_GPA);
+	wr32(bp + BP_EXT_CMD_LINE_PTR, 0);
+	wr64(bp + BP_ACPI_RSDP_ADDR, rsdp_gpa);
+	uint64_t above_1m = g->ram_top > BIOS_AREA_END ? (g->ram_top - BIOS_AREA_END) >> 10 : 0;
+	wr32(bp + BP_ALT_MEM_K, above_1m > 0xffffffffu ? 0xffffffffu : (uint32_t)above_1m);
+	struct e820_entry e820[LINUX_E820_MAX];
+	int ne = guest_e820_from_gmem(g, e820, LINUX_E820_MAX);
+	if (ne <= 0)
+		return fail(err, errlen, "VM memory map does not fit in the e820 table");
+	bp[BP_E820_ENTRIES] = (uint8_t)ne;
+	memcpy(bp + BP_E820_TABLE, e820, (size_t)ne * sizeof(e820[0]));
+	if (build_identity_map(g, err, errlen))
+		return -1;
+	if (gmem_write(g, LINUX_BOOT_PARAMS_GPA, bp, sizeof(bp)))
+		return fail(err, errlen, "VM RAM too small for boot_params");
+
+	out->entry = load + LINUX_ENTRY64_OFFSET;
+	out->rsi = LINUX_BOOT_PARAMS_GPA;
+	out->rsp = LINUX_STACK_TOP;
 	out->long_mode = true;
 	out->cr3 = ELF64_PT_GPA;
 	return 0;

@@ -16,6 +16,7 @@
 #include "arch/x86/traps.h"
 #include "mm/gwalk.h"
 #include "kernel/vintr.h"
+#include "kernel/virtio_l0.h"
 
 static uint64_t size_mask(unsigned size)
 {
@@ -30,6 +31,8 @@ static uint64_t device_read(struct vcpu *v, uint64_t gpa, unsigned size)
 		return val;
 	if (vm_ioapic_mmio(vm, gpa, size, false, &val) == 0)
 		return val;
+	if (virtio_l0_mmio(vm, gpa, size, false, &val) == 0)
+		return val & size_mask(size);
 	if (!vm->logged_hole_read) {
 		vm->logged_hole_read = true;
 		log_warn("vm %s: read of unassigned guest-physical %#lx: all-ones (logged once)",
@@ -44,6 +47,8 @@ static void device_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t v
 	if (vintr_mmio(v, gpa, size, true, &val) == 0)
 		return;
 	if (vm_ioapic_mmio(vm, gpa, size, true, &val) == 0)
+		return;
+	if (virtio_l0_mmio(vm, gpa, size, true, &val) == 0)
 		return;
 	if (!vm->logged_hole_write) {
 		vm->logged_hole_write = true;

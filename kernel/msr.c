@@ -140,6 +140,9 @@ static const struct msr_def msr_table[] = {
 	{ 0x2ff, "IA32_MTRR_DEF_TYPE", stored_read, stored_write },
 	{ 0xc0000080, "EFER", efer_read, efer_write },
 	{ 0xc0010015, "HWCR", zero_read, ignore_write },
+	/* K8 interrupt pending message: Linux reads it on the family 0xf CPUs
+	 * of erratum 400 (QEMU's TCG CPU is one) to see whether C1E is on: no. */
+	{ 0xc0010055, "INT_PENDING_MSG", zero_read, ignore_write },
 	{ 0xc0010114, "VM_CR", vm_cr_read, NULL },
 	{ 0xc0010117, "VM_HSAVE_PA", hsave_read, hsave_write },
 };

@@ -9,8 +9,13 @@
  *                programmed and masked; Nestor delivers interrupts only
  *                through the IOAPIC and LAPIC
  *   everything else: reads all-ones, writes dropped (what an ISA bus with
- *   nothing on it does).
+ *   nothing on it does).  Guests probe such ports a lot (Linux reads PIT
+ *   channel 2 about 100,000 times and the CMOS RTC about 40,000 times
+ *   while it boots, docs/linux-guests.md), so they are answered at once,
+ *   and counted per VM by the device a PC would have there; the counts
+ *   are printed with the VM's exit table (pio_report_unassigned).
  */
+#include <stdio.h>
 #include <string.h>
 #include "kernel/platform.h"
 #include "kernel/log.h"
@@ -89,6 +94,63 @@ static void uart_write_reg(struct vm *vm, unsigned reg, uint8_t val)
 	}
 }
 
+/* ---- ports nothing answers, counted by what a PC has there --------------- */
+
+enum hole_class { HOLE_PIT, HOLE_CMOS, HOLE_PCI, HOLE_VGA, HOLE_COM, HOLE_OTHER, HOLE_CLASSES };
+static const char *const hole_names[HOLE_CLASSES] = { "PIT", "CMOS/RTC", "PCI", "VGA", "COM2-4", "other" };
+
+static struct {
+	unsigned long long n[HOLE_CLASSES];
+	uint16_t first_other;        /* the first "other" port seen, for the report */
+	bool any_other;
+} holes[CFG_MAX_VMS];
+
+static enum hole_class hole_class(uint16_t port)
+{
+	if ((port >= 0x40 && port <= 0x43) || port == 0x61)
+		return HOLE_PIT;                      /* i8254 and its gate/status port */
+	if (port == 0x70 || port == 0x71)
+		return HOLE_CMOS;
+	if (port >= 0xcf8 && port <= 0xcff)
+		return HOLE_PCI;                      /* configuration, no devices */
+	if (port >= 0x3b0 && port <= 0x3df)
+		return HOLE_VGA;
+	if ((port >= 0x2f8 && port <= 0x2ff) || (port >= 0x3e8 && port <= 0x3ef) || (port >= 0x2e8 && port <= 0x2ef))
+		return HOLE_COM;
+	return HOLE_OTHER;
+}
+
+static void count_hole(struct vm *vm, uint16_t port)
+{
+	if (vm->id >= CFG_MAX_VMS)
+		return;
+	enum hole_class c = hole_class(port);
+	__atomic_fetch_add(&holes[vm->id].n[c], 1, __ATOMIC_RELAXED);
+	if (c == HOLE_OTHER && !holes[vm->id].any_other) {
+		holes[vm->id].first_other = port;
+		holes[vm->id].any_other = true;
+	}
+}
+
+void pio_report_unassigned(const struct vm *vm)
+{
+	if (vm->id >= CFG_MAX_VMS)
+		return;
+	char line[200];
+	int n = snprintf(line, sizeof(line), "vm %s: ports with no device (read all-ones):", vm->cfg->name);
+	unsigned long long total = 0;
+	for (unsigned c = 0; c < HOLE_CLASSES; c++) {
+		unsigned long long k = __atomic_load_n(&holes[vm->id].n[c], __ATOMIC_RELAXED);
+		total += k;
+		if (k && n < (int)sizeof(line) - 40)
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", hole_names[c], k);
+	}
+	if (holes[vm->id].any_other && n < (int)sizeof(line) - 24)
+		snprintf(line + n, sizeof(line) - (size_t)n, " (first other: %#x)", holes[vm->id].first_other);
+	if (total)
+		kprint("%s\n", line);
+}
+
 uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
 {
 	struct vm *vm = v->vm;
@@ -106,6 +168,7 @@ uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
 	uint32_t val;
 	if (fw_cfg_io(&vm->fw_cfg, port, size, false, &val) == 0)
 		return val;
+	count_hole(vm, port);
 	return 0xffffffffu;
 }
 
@@ -124,8 +187,8 @@ void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val)
 		vm_end(vm, (int)(((val & 0xff) << 1) | 1), "debug-exit port");
 	} else if (port == 0xcf8 && size == 4) {
 		vm->pci_addr = val;
-	} else {
-		fw_cfg_io(&vm->fw_cfg, port, size, true, &val);
+	} else if (fw_cfg_io(&vm->fw_cfg, port, size, true, &val) != 0) {
+		count_hole(vm, port);
 	}
 }
 

@@ -7,6 +7,8 @@
 
 uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size);
 void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val);
+/* One line: the VM's accesses to ports with no device, by class (PIT, CMOS...). */
+void pio_report_unassigned(const struct vm *vm);
 bool io_string(struct vcpu *v, const struct vm_exit *e);   /* INS/OUTS, REP */
 bool mmio_exit(struct vcpu *v, const struct vm_exit *e);   /* NPF: emulate or end the VM */
 int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);  /* -1: #GP */

@@ -10,6 +10,7 @@
 #include "kernel/log.h"
 #include "kernel/vintr.h"
 #include "kernel/trace_l0.h"
+#include "kernel/virtio_l0.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/lapic.h"
 #include "arch/x86/percpu.h"
@@ -74,6 +75,8 @@ static void run_vcpu(struct vcpu *v)
 		 * when it shares the CPU, by the end of its slice (interrupt
 		 * delivery below may ask for sooner). */
 		v->run_until = v->slice_end;
+		if (v->vm->virtio_pending)      /* a kick left work: serve it */
+			virtio_l0_poll(v->vm);
 		vintr_before_entry(v);
 		if (!vintr_runnable(v))
 			return;

@@ -19,6 +19,8 @@
 #include "drivers/platform/vioapic.h"
 #include "drivers/platform/vpic.h"
 
+struct virtio_l0;
+
 #define VM_MAX_VCPUS 8
 #define VREG_EFER 8
 #define VREG_PAT 9
@@ -109,6 +111,11 @@ struct vcpu {
 	bool pending_nmi;       /* an NMI IPI waiting for the NMI window */
 	int pending_sipi;       /* vector, or -1 */
 	uint32_t eoi_pending[8]; /* level EOIs seen under irq_lock, for the IOAPIC */
+	struct {                 /* the IPI an ICR write asked for under irq_lock, */
+		bool valid, logical, level, assert; /* sent once it is dropped (kernel/vintr.c) */
+		uint8_t shorthand, mode, vector;
+		uint32_t dest;
+	} ipi_pending;
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats; /* exits by kind, all levels and per level */
@@ -144,6 +151,8 @@ struct vm {
 	struct spinlock dev_lock; /* ioapic, pic, uart: touched from every vCPU */
 	bool uart_thre_pending;  /* 16550 "transmitter empty" interrupt pending */
 	uint64_t acpi_rsdp;      /* guest-physical address of its ACPI RSDP */
+	struct virtio_l0 *virtio; /* its virtio devices (kernel/virtio_l0.c), or NULL */
+	volatile uint32_t virtio_pending; /* devices with queued work left: poll them */
 	char line[160];          /* the guest's console line being assembled */
 	unsigned line_len;
 	struct spinlock lock;

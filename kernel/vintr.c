@@ -9,8 +9,9 @@
 
 #define RFLAGS_IF (1u << 9)
 
-static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
+static void note_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
 		     uint8_t vector, bool logical, bool level, bool assert);
+static void flush_ipi(struct vcpu *v);
 /* A level-triggered EOI (the LAPIC calls this under the vCPU's irq_lock):
  * noted here, told to the IOAPIC once the lock is dropped (flush_eois),
  * because the IOAPIC may deliver again — possibly to this very vCPU. */
@@ -74,7 +75,7 @@ int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
 	return 0;
 }
 
-static const struct vlapic_ops lapic_ops = { .send_ipi = send_ipi, .eoi = lapic_eoi_cb };
+static const struct vlapic_ops lapic_ops = { .send_ipi = note_ipi, .eoi = lapic_eoi_cb };
 
 void vintr_vcpu_init(struct vcpu *v)
 {
@@ -112,11 +113,36 @@ static bool is_target(struct vcpu *self, struct vcpu *t, uint32_t dest, uint8_t 
 	}
 }
 
-/* The guest wrote its ICR (SDM 11.6.1): deliver to the matching vCPUs. */
-static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
+/*
+ * The guest wrote its ICR (SDM 11.6.1).  The LAPIC calls this under the
+ * sender's irq_lock, but delivering takes each target's irq_lock: two
+ * vCPUs sending each other IPIs at the same moment would take the two
+ * locks in opposite orders and spin forever (Linux on 2 vCPUs did, now
+ * and then: docs/linux-guests.md).  So the IPI is only noted here and
+ * sent by flush_ipi once the lock is dropped, as flush_eois does for
+ * EOIs.  One ICR write sends one IPI: one slot is enough.
+ */
+static void note_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
 		     uint8_t vector, bool logical, bool level, bool assert)
 {
 	struct vcpu *self = ctx;
+	if (self->ipi_pending.valid)
+		log_warn("vm %s: vCPU %u: two IPIs in one LAPIC access: the first is lost",
+			 self->vm->cfg->name, self->index);
+	self->ipi_pending.dest = dest;
+	self->ipi_pending.shorthand = shorthand;
+	self->ipi_pending.mode = mode;
+	self->ipi_pending.vector = vector;
+	self->ipi_pending.logical = logical;
+	self->ipi_pending.level = level;
+	self->ipi_pending.assert = assert;
+	self->ipi_pending.valid = true;
+}
+
+/* Deliver an IPI to the matching vCPUs; no irq_lock held. */
+static void send_ipi(struct vcpu *self, uint32_t dest, uint8_t shorthand, uint8_t mode,
+		     uint8_t vector, bool logical, bool level, bool assert)
+{
 	struct vm *vm = self->vm;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *t = &vm->vcpu[i];
@@ -125,10 +151,7 @@ static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
 		switch (mode) {
 		case 0: /* fixed */
 		case 1: /* lowest priority: the first match will do */
-			if (t == self)
-				vlapic_accept(&t->lapic, vector, level); /* lock already held by the caller */
-			else
-				accept(t, vector, level);
+			accept(t, vector, level);
 			if (mode == 1)
 				return;
 			break;
@@ -152,6 +175,17 @@ static void send_ipi(void *ctx, uint32_t dest, uint8_t shorthand, uint8_t mode,
 			break;
 		}
 	}
+}
+
+/* Send the IPI the last LAPIC access noted (the sender's lock is dropped). */
+static void flush_ipi(struct vcpu *v)
+{
+	if (!v->ipi_pending.valid)
+		return;
+	v->ipi_pending.valid = false;
+	send_ipi(v, v->ipi_pending.dest, v->ipi_pending.shorthand, v->ipi_pending.mode,
+		 v->ipi_pending.vector, v->ipi_pending.logical, v->ipi_pending.level,
+		 v->ipi_pending.assert);
 }
 
 void vintr_deliver(struct vm *vm, uint32_t dest, bool logical, uint8_t mode, uint8_t vector, bool level)
@@ -265,6 +299,7 @@ int vintr_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t
 		*val = v32;
 	}
 	spin_unlock(&v->irq_lock);
+	flush_ipi(v);
 	flush_eois(v);
 	if (r == VLAPIC_IGNORED)
 		log_debug("vm %s: LAPIC %s of %u bytes at offset %#lx ignored", v->vm->cfg->name,
@@ -286,6 +321,7 @@ int vintr_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val, bool *handled)
 	else
 		*handled = false;
 	spin_unlock(&v->irq_lock);
+	flush_ipi(v);
 	flush_eois(v);
 	return r;
 }
@@ -304,6 +340,7 @@ int vintr_msr_write(struct vcpu *v, uint32_t msr, uint64_t val, bool *handled)
 	else
 		*handled = false;
 	spin_unlock(&v->irq_lock);
+	flush_ipi(v);
 	flush_eois(v);
 	return r;
 }

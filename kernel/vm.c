@@ -11,8 +11,11 @@
 #include "kernel/guest_load.h"
 #include "kernel/vintr.h"
 #include "kernel/trace_l0.h"
+#include "kernel/platform.h"
+#include "kernel/virtio_l0.h"
 #include "drivers/platform/guest_acpi.h"
 #include "arch/x86/cpu_caps.h"
+#include "arch/x86/lapic.h"
 #include "mm/frame.h"
 
 #define MiB ((uint64_t)1 << 20)
@@ -73,12 +76,25 @@ void vm_print_exit_table(struct vm *vm)
 			}
 		}
 		char costs[1024];
-		if (exit_cost_format(&vm->vcpu[i].costs, exit_kind_names, costs, sizeof(costs)))
-			kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n%s",
-			       vm->cfg->name, i, costs);
+		if (exit_cost_format(&vm->vcpu[i].costs, exit_kind_names, costs, sizeof(costs))) {
+			kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n",
+			       vm->cfg->name, i);
+			/* line by line: kprint takes up to 511 bytes at a time */
+			for (char *p = costs, *nl; *p; p = nl + 1) {
+				nl = strchr(p, '\n');
+				if (!nl) {
+					kprint("%s\n", p);
+					break;
+				}
+				*nl = 0;
+				kprint("%s\n", p);
+			}
+		}
 		if (vcpu_ops->report)
 			vcpu_ops->report(&vm->vcpu[i]);
 	}
+	pio_report_unassigned(vm);
+	virtio_l0_report(vm);
 }
 
 void vm_end(struct vm *vm, int status, const char *why)
@@ -122,6 +138,7 @@ static int build_platform(struct vm *vm)
 		.ncpus = vm->nvcpus, .lapic_gpa = 0xfee00000u, .ioapic_id = vm->nvcpus,
 		.ioapic_gpa = 0xfec00000u, .isa_irq0_to_gsi2 = true, .uart_irq = 4,
 	};
+	virtio_l0_acpi(vm->cfg, &acfg);   /* its virtio-mmio devices in the DSDT */
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		acfg.apic_ids[i] = i;
 	uint8_t *tables = gmem_ptr(&vm->mem, GUEST_ACPI_GPA, GUEST_ACPI_MAX_SIZE, true);
@@ -160,6 +177,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 	vm->nvcpus = cfg->vcpus < VM_MAX_VCPUS ? cfg->vcpus : VM_MAX_VCPUS;
 	if (build_platform(vm))
 		return -1;
+	/* virtio devices: MMIO pages, disks; their place on the command line */
+	if (virtio_l0_create(vm, bi))
+		return -1;
+	const char *boot_cmdline = virtio_l0_cmdline(vm);
 
 	const uint8_t *img;
 	size_t img_size;
@@ -191,16 +212,30 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 		r = guest_load_flat(&vm->mem, img, img_size, cfg->load_addr, &boot, err, sizeof(err));
 		break;
 	case CFG_FMT_MULTIBOOT2:
-		r = guest_load_multiboot2(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+		r = guest_load_multiboot2(&vm->mem, img, img_size, boot_cmdline, mods, cfg->module_count,
 					  vm->acpi_rsdp, &boot, err, sizeof(err));
 		break;
 	case CFG_FMT_ELF64:
-		r = guest_load_elf64(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+		r = guest_load_elf64(&vm->mem, img, img_size, boot_cmdline, mods, cfg->module_count,
 				     vm->acpi_rsdp, &boot, err, sizeof(err));
 		break;
+	case CFG_FMT_LINUX: {
+		/* Linux has no PIT, HPET or PM timer here to calibrate its TSC
+		 * against: its command line says the frequency (docs/linux-guests.md). */
+		char cmdline[CFG_CMDLINE_MAX + 64];        /* room for the two parameters */
+		if (guest_linux_cmdline(cmdline, sizeof(cmdline), boot_cmdline, (uint32_t)tsc_khz())) {
+			snprintf(err, sizeof(err), "command line too long with the TSC parameters");
+			r = -1;
+			break;
+		}
+		log_info("vm %s: Linux command line: %s", cfg->name, cmdline);
+		r = guest_load_linux(&vm->mem, img, img_size, cmdline, cfg->initrd ? &mods[0] : NULL,
+				     vm->acpi_rsdp, &boot, err, sizeof(err));
+		break;
+	}
 	case CFG_FMT_AUTO:
 	case CFG_FMT_MULTIBOOT1:
-		r = guest_load_multiboot1(&vm->mem, img, img_size, cfg->cmdline, mods, cfg->module_count,
+		r = guest_load_multiboot1(&vm->mem, img, img_size, boot_cmdline, mods, cfg->module_count,
 					  &boot, err, sizeof(err));
 		break;
 	default:
@@ -231,8 +266,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 	vm->vcpu[0].gpr[RBX] = boot.ebx;
 	if (boot.long_mode) {
 		vm->vcpu[0].gpr[RDI] = boot.ebx;
+		vm->vcpu[0].gpr[RSI] = boot.rsi;   /* Linux: boot_params */
 		vm->vcpu[0].long_mode_cr3 = boot.cr3;
 	}
+	if (boot.rsp)
+		vm->vcpu[0].gpr[RSP] = boot.rsp;
 	log_info("vm %s: %lu MiB at host %#lx, %u vCPU(s), %s loaded at %#lx-%#lx, entry %#lx",
 		 cfg->name, vm->ram_size / MiB, vm->ram_hpa, vm->nvcpus, cfg->image,
 		 boot.image_start, boot.image_end, boot.entry);

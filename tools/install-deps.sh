@@ -22,6 +22,7 @@ libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzze
 gcc:/usr/bin/gcc
 make:/usr/bin/make
 python3:/usr/bin/python3
+dpkg:/usr/bin/dpkg-deb
 "
 missing=""
 for entry in $need; do

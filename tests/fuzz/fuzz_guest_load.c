@@ -1,5 +1,7 @@
-/* libFuzzer: arbitrary image bytes through both Multiboot loaders into a
- * small guest RAM; nothing may be written outside it. */
+/* libFuzzer: arbitrary image bytes through the Multiboot loaders and the
+ * Linux bzImage loader (with part of the input as its initrd) into a small
+ * guest RAM; nothing may be written outside it.  Seeds: corpus/guest_load
+ * (gen_corpus.py writes a bzImage that fits in this RAM). */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -18,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gmem_add(&g, 0, 2u << 20, GMEM_RAM, (uint64_t)(uintptr_t)ram, 0);
 	guest_load_multiboot1(&g, data, size, "x", &m, 1, &b, err, sizeof(err));
 	guest_load_multiboot2(&g, data, size, "x", &m, 1, 0xf0000, &b, err, sizeof(err));
+	struct guest_module rd = { data, size < 8192 ? size : 8192, "initrd" };
+	guest_load_linux(&g, data, size, "console=ttyS0", &rd, 0xf0000, &b, err, sizeof(err));
 	for (unsigned i = 0; i < 4096; i++)
 		if (ram[(2u << 20) + i] != 0x5a)
 			__builtin_trap();

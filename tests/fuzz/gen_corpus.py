@@ -132,3 +132,27 @@ write("memmap", "overlaps", memmap([
     (0xfffffffffffff000, 0xfff, 1), (0x800, 0x800, 1),
 ], [(0x2000, 0x1001)]))
 write("memmap", "unsorted", memmap([(0x3000, 0x1000, 1), (0x1000, 0x1000, 1), (0x2000, 0x1000, 1)], []))
+
+# --- guest_load: a Linux bzImage (protocol 2.15 setup header, 64-bit entry)
+# small enough for the fuzzer's 2 MiB guest RAM: pref_address 1 MiB,
+# init_size 512 KiB, two setup sectors, a 1 KiB kernel.
+
+
+def bzimage():
+    setup_sects, ksize = 2, 1024
+    img = bytearray((setup_sects + 1) * 512 + ksize)
+    img[0x1f1] = setup_sects
+    struct.pack_into("<I", img, 0x1f4, ksize // 16)
+    struct.pack_into("<H", img, 0x1fe, 0xaa55)
+    img[0x200:0x202] = bytes([0xeb, 0x6a])
+    img[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", img, 0x206, 0x020f)
+    img[0x211] = 0x01
+    struct.pack_into("<II", img, 0x22c, 0x7fffffff, 0x100000)
+    img[0x234] = 1
+    struct.pack_into("<HI", img, 0x236, 0x7f, 2047)
+    struct.pack_into("<QI", img, 0x258, 0x100000, 0x80000)
+    return bytes(img)
+
+
+write("guest_load", "bzimage", bzimage())

@@ -6,8 +6,30 @@
  * exact instruction count (docs/benchmarks.md).  Output lines:
  *   BENCHRAW <vendor> <operation> <ticks per op> <L0 exits per op x100> <TSC kHz>
  * which tests/integ/run.py --bench turns into BENCH lines.
+ *
+ * With one vCPU: the exits (cpuid ... rdmsr), then
+ *   first_touch  a store to a 4 KiB page this guest never touched before:
+ *                Nestor builds NPT01/EPT01 for all of a VM's RAM when it
+ *                creates the VM (kernel/vm.c), so there is no L0 exit and
+ *                the figure is the guest's own loop (its page tables map
+ *                2 MiB pages: no #PF either);
+ *   hlt_timer    arm the LAPIC timer (x2APIC, TSC-deadline mode) for a
+ *                deadline already due when L0 looks, STI; HLT, take the
+ *                interrupt, EOI: ticks from the arming WRMSR to the first
+ *                instruction of the handler's C code;
+ *   hlt_sleep_late  the same with a deadline far enough ahead (HT_SLEEP_*)
+ *                that the vCPU is halted before it and L0 really idles:
+ *                ticks from the deadline to the handler, i.e. how late the
+ *                wake-up is (under icount this includes the idle time QEMU
+ *                skips, so run.py reports it in ticks, not instructions).
+ * With two vCPUs (tests/integ/cfg/bench-ipi.cfg) only
+ *   ipi          vCPU 0 sends a fixed IPI to vCPU 1, whose handler answers
+ *                through a shared variable and an IPI back; both wait in
+ *                HLT.  Ticks per round trip on vCPU 0's TSC; L0 exits are
+ *                both vCPUs'.
  */
 #include "tests/guests/rt/rt.h"
+#include "arch/x86/trampoline.h"
 
 #define BATCH 2000
 #define ROUNDS 5
@@ -33,6 +55,9 @@ static const struct { const char *name; void (*fn)(void); } ops[] = {
 	{ "rdmsr", op_rdmsr },
 };
 
+static const char *vendor;
+static uint32_t khz;
+
 static uint64_t total_exits(void)
 {
 	struct hc_exit_stats s;
@@ -40,11 +65,216 @@ static uint64_t total_exits(void)
 	return s.total;
 }
 
+static void report(const char *op, uint64_t ticks_per_op, uint64_t exits, uint64_t n)
+{
+	rt_printf("BENCHRAW %s %s %lu %lu %u\n", vendor, op, (unsigned long)ticks_per_op,
+		  (unsigned long)(exits * 100 / n), khz);
+}
+
+/* ---- first_touch: ROUNDS x FT_PAGES pages no one has touched (bss: the
+ * loader does not write it, the runtime does not clear it). */
+#define FT_PAGES 512
+static uint8_t ft_area[ROUNDS * FT_PAGES * 4096] __attribute__((aligned(4096)));
+
+static void bench_first_touch(void)
+{
+	uint64_t best = ~0ull, e0 = total_exits();
+	for (int r = 0; r < ROUNDS; r++) {
+		volatile uint64_t *p = (volatile uint64_t *)(ft_area + (uint64_t)r * FT_PAGES * 4096);
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < FT_PAGES; k++, p += 512)
+			*p = 1;
+		uint64_t t = rdtsc() - t0;
+		if (t < best)
+			best = t;
+	}
+	report("first_touch", best / FT_PAGES, total_exits() - e0 - 1, (uint64_t)ROUNDS * FT_PAGES);
+}
+
+/* ---- the LAPIC in x2APIC mode (SDM 10.12): every access is one WRMSR */
+#define MSR_APIC_BASE 0x1b
+#define MSR_TSC_DEADLINE 0x6e0
+#define X2_EOI 0x80b
+#define X2_SVR 0x80f
+#define X2_ICR 0x830
+#define X2_LVT_TIMER 0x832
+#define VEC_TIMER 0x40
+#define VEC_PING 0x50
+#define VEC_PONG 0x51
+
+static bool x2apic_on(void)
+{
+	struct cpuid_regs c = cpuid(1, 0);
+	if (!(c.ecx & (1u << 21)) || !(c.ecx & (1u << 24)))
+		return false;   /* x2APIC, TSC deadline */
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 11) | (1u << 10));
+	wrmsr(X2_SVR, 0x1ff);
+	return true;
+}
+
+#define HT_BATCH 200
+#define HT_SLEEP_US 200          /* at least this far ahead, */
+#define HT_SLEEP_TICKS 20000     /* and at least this many ticks (Bochs: 10 per us) */
+static volatile uint64_t t_irq;
+static volatile unsigned timer_irqs;
+static void on_timer(void)
+{
+	t_irq = rdtsc();
+	timer_irqs++;
+	wrmsr(X2_EOI, 0);
+}
+
+/* One arm-HLT-wake per op, ahead ticks from the arming; the sum of
+ * (handler - arming - ahead) over the batch.  Interrupts are off except
+ * inside STI; HLT (the STI shadow covers the HLT). */
+static uint64_t timer_batch(uint64_t ahead, unsigned n)
+{
+	uint64_t sum = 0;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned seen = timer_irqs;
+		uint64_t t0 = rdtsc();
+		wrmsr(MSR_TSC_DEADLINE, t0 + ahead);
+		while (timer_irqs == seen)
+			__asm__ volatile("sti; hlt; cli" ::: "memory");
+		sum += t_irq - t0 - ahead;
+	}
+	return sum;
+}
+
+static void bench_timer(const char *op, uint64_t ahead)
+{
+	uint64_t best = ~0ull;
+	timer_batch(ahead, 2);                     /* warm up */
+	uint64_t e0 = total_exits();
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t = timer_batch(ahead, HT_BATCH);
+		if (t < best)
+			best = t;
+	}
+	report(op, best / HT_BATCH, total_exits() - e0 - 1, (uint64_t)ROUNDS * HT_BATCH);
+}
+
+static void bench_hlt_timer(void)
+{
+	if (!x2apic_on()) {
+		rt_check(false, "hlt_timer", "no x2APIC or TSC deadline in CPUID");
+		return;
+	}
+	rt_irq_register(VEC_TIMER, on_timer);
+	wrmsr(X2_LVT_TIMER, VEC_TIMER | (2u << 17));   /* TSC-deadline mode */
+	bench_timer("hlt_timer", 0);
+	uint64_t ahead = (uint64_t)HT_SLEEP_US * khz / 1000;
+	bench_timer("hlt_sleep_late", ahead > HT_SLEEP_TICKS ? ahead : HT_SLEEP_TICKS);
+	wrmsr(X2_LVT_TIMER, 1u << 16);
+}
+
+/* ---- ipi: two vCPUs, ping-pong */
+#define TRAMP 0x6000               /* code page; data page at 0x7000 */
+#define IPI_BATCH 200
+static uint8_t ap_stack[16384] __attribute__((aligned(16)));
+static volatile unsigned ap_running;
+static volatile uint64_t seq, ack;       /* vCPU 0 -> 1, 1 -> 0 */
+static volatile bool want_stats;
+static volatile uint64_t ap_exits;
+
+static void on_ping(void)                 /* vCPU 1 */
+{
+	if (want_stats)
+		ap_exits = total_exits();
+	ack = seq;
+	wrmsr(X2_EOI, 0);
+	wrmsr(X2_ICR, (0ull << 32) | VEC_PONG);
+}
+static void on_pong(void) { wrmsr(X2_EOI, 0); }  /* vCPU 0 */
+
+static void ap_main(uint64_t arg);
+static void ap_main(uint64_t arg)
+{
+	/* As in smp.c: the BSP's GDT, whose selectors the IDT gates name. */
+	__asm__ volatile("lgdt (%0)\n\t"
+			 "pushq $0x08\n\t lea 1f(%%rip), %%rax\n\t pushq %%rax\n\t lretq\n"
+			 "1: mov $0x10, %%eax\n\t mov %%eax, %%ds\n\t mov %%eax, %%es\n\t mov %%eax, %%ss"
+			 : : "r"(arg) : "rax", "memory");
+	rt_idt_load();
+	x2apic_on();
+	__atomic_store_n(&ap_running, 1, __ATOMIC_RELEASE);
+	for (;;)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
+static void ping(void)
+{
+	uint64_t s = seq + 1;
+	seq = s;
+	wrmsr(X2_ICR, (1ull << 32) | VEC_PING);
+	while (ack != s)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
+static uint64_t ap_total_exits(void)
+{
+	want_stats = true;
+	ping();
+	want_stats = false;
+	return ap_exits;
+}
+
+static void bench_ipi(void)
+{
+	uint64_t tsc_khz = khz ? khz : 1000000;
+	rt_irq_register(VEC_PING, on_ping);
+	rt_irq_register(VEC_PONG, on_pong);
+	lapic_wr(0xf0, 0x1ff);
+	tramp_install(TRAMP);
+	static struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr;
+	__asm__ volatile("sgdt %0" : "=m"(gdtr));
+	tramp_fill(TRAMP, read_cr3(), (uint64_t)(ap_stack + sizeof(ap_stack)), (uint64_t)ap_main, (uint64_t)&gdtr);
+	lapic_wr(0x310, 1u << 24);
+	lapic_wr(0x300, (5u << 8) | (1u << 14) | (1u << 15));   /* INIT, level assert */
+	rt_delay_tsc(10 * tsc_khz);
+	for (int i = 0; i < 2 && !ap_running; i++) {
+		lapic_wr(0x310, 1u << 24);
+		lapic_wr(0x300, (6u << 8) | (TRAMP >> 12));      /* STARTUP */
+		rt_delay_tsc(tsc_khz);
+	}
+	uint64_t end = rdtsc() + 2000 * tsc_khz;
+	while (!ap_running && rdtsc() < end)
+		cpu_relax();
+	if (!ap_running || !x2apic_on()) {
+		rt_check(false, "ipi", "vCPU 1 did not start, or no x2APIC");
+		return;
+	}
+	for (int k = 0; k < 10; k++)               /* warm up */
+		ping();
+	uint64_t best = ~0ull, a0 = ap_total_exits(), e0 = total_exits();
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < IPI_BATCH; k++)
+			ping();
+		uint64_t t = rdtsc() - t0;
+		if (t < best)
+			best = t;
+	}
+	uint64_t e = total_exits() - e0 - 1;
+	/* vCPU 1's count: minus the stats call and the stats round trip */
+	uint64_t a = ap_total_exits() - a0 - 1;
+	uint64_t n = (uint64_t)ROUNDS * IPI_BATCH;
+	rt_printf("ipi: per round trip %lu.%02lu exits of vCPU 0, %lu.%02lu of vCPU 1\n",
+		  (unsigned long)(e / n), (unsigned long)(e * 100 / n % 100),
+		  (unsigned long)(a / n), (unsigned long)(a * 100 / n % 100));
+	report("ipi", best / IPI_BATCH, e + a, n);
+}
+
 void guest_main(void)
 {
 	amd = rt_is_amd();
-	const char *vendor = amd ? "svm" : "vmx";
-	uint32_t khz = cpuid(0x40000010, 0).eax;
+	vendor = amd ? "svm" : "vmx";
+	khz = cpuid(0x40000010, 0).eax;
+	if (((cpuid(1, 0).ebx >> 16) & 0xff) >= 2) {
+		bench_ipi();
+		CHECK(true, "bench: done");
+		return;
+	}
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		uint64_t best = ~0ull;
 		uint64_t e0 = total_exits();
@@ -61,5 +291,7 @@ void guest_main(void)
 		rt_printf("BENCHRAW %s %s %lu %lu %u\n", vendor, ops[i].name,
 			  (unsigned long)(best / BATCH), (unsigned long)(exits * 100 / (ROUNDS * BATCH)), khz);
 	}
+	bench_first_touch();
+	bench_hlt_timer();
 	CHECK(true, "bench: done");
 }

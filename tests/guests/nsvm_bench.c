@@ -8,7 +8,16 @@
  *                  9,794 (performance-targets.md);
  *   cpuid_by_l1    the same with an L2 CPUID that L1 intercepts;
  *   cpuid_by_l0    an L2 CPUID that L1 does not intercept, which L0
- *                  answers without involving L1 (measured inside L2).
+ *                  answers without involving L1 (measured inside L2);
+ *   pio_by_l0      the same with an L2 OUT to port 0x3FF (COM1's scratch
+ *                  register): L1 sets no IOIO intercept, L0 emulates it;
+ *   rdmsr_by_l0    the same with an L2 RDMSR of IA32_PAT (0x277): L1 sets
+ *                  no MSR intercept (its MSRPM is all zero), L0 emulates it;
+ *   first_touch    L2 writes to 4 KiB pages it never touched, with nested
+ *                  paging on: L1's NPT12 maps them with 4 KiB pages, so
+ *                  each costs L0 one #NPF and an NPT02 fill (the
+ *                  composition of npt_compose.c) without involving L1;
+ *                  measured inside L2, per page.
  *
  * and L0 exits per operation from the exit-statistics hypercall (the
  * floor for an exit L1 handles is 2: L2's exit and L1's VMRUN).  Lines:
@@ -24,6 +33,15 @@ static uint8_t hsave[4096] __attribute__((aligned(4096)));
 static uint8_t msrpm[8192] __attribute__((aligned(4096)));
 static uint8_t iopm[12288] __attribute__((aligned(4096)));
 static uint8_t l2_stack[4096] __attribute__((aligned(16)));
+
+/* first_touch: ROUNDS x FT_PAGES pages L2 writes once each, 2 MiB aligned so
+ * that NPT12 maps exactly them with 4 KiB pages (FT_PTS page tables). */
+#define FT_PAGES 512
+#define FT_PTS (ROUNDS * FT_PAGES / 512)
+static uint8_t ft_area[ROUNDS * FT_PAGES * 4096] __attribute__((aligned(2 << 20)));
+/* NPT12 (APM 15.25, long-mode format): PML4, PDPT, 4 PDs of 2 MiB pages
+ * for the first 4 GiB (L2 GPA = L1 GPA), and the page tables of ft_area. */
+static uint64_t npt12[6 + FT_PTS][512] __attribute__((aligned(4096)));
 
 void l2_vmmcall_loop(void);
 void l2_cpuid_loop(void);
@@ -45,6 +63,77 @@ static void l2_cpuid_timed(void)
 	}
 	for (;;)
 		__asm__ volatile("vmmcall" ::: "memory");
+}
+
+/* The same for the other operations L0 answers; each ends in VMMCALL. */
+static void l2_pio_timed(void)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < BATCH; k++)
+			outb(0x3ff, (uint8_t)k);
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	for (;;)
+		__asm__ volatile("vmmcall" ::: "memory");
+}
+
+static void l2_rdmsr_timed(void)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < BATCH; k++) {
+			uint64_t v;
+			rdmsr_safe(0x277, &v);
+		}
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	for (;;)
+		__asm__ volatile("vmmcall" ::: "memory");
+}
+
+/* ft_rounds = 0: a warm-up that fills NPT02 for L2's code, stack and
+ * data (and L1's page tables, which L2's walks read) and touches nothing. */
+static volatile int ft_rounds;
+static void l2_touch_timed(void)
+{
+	for (int r = 0; r < ft_rounds; r++) {
+		volatile uint64_t *p = (volatile uint64_t *)(ft_area + (uint64_t)r * FT_PAGES * 4096);
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < FT_PAGES; k++, p += 512)
+			*p = 1;
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	for (;;)
+		__asm__ volatile("vmmcall" ::: "memory");
+}
+
+/* Identity NPT12 over 4 GiB in 2 MiB pages, ft_area in 4 KiB pages; every
+ * entry user and writable (nested accesses are user accesses, 15.25.5);
+ * A/D left clear, for the composer to set as the CPU would. */
+static uint64_t npt12_build(void)
+{
+	uint64_t (*t)[512] = npt12;
+	memset(npt12, 0, sizeof(npt12));
+	t[0][0] = (uint64_t)t[1] | 7;
+	for (unsigned g = 0; g < 4; g++) {
+		t[1][g] = (uint64_t)t[2 + g] | 7;
+		for (unsigned i = 0; i < 512; i++)
+			t[2 + g][i] = ((uint64_t)g << 30) | ((uint64_t)i << 21) | 0x87;
+	}
+	for (unsigned p = 0; p < FT_PTS; p++) {
+		uint64_t base = (uint64_t)ft_area + ((uint64_t)p << 21);
+		for (unsigned i = 0; i < 512; i++)
+			t[6 + p][i] = (base + ((uint64_t)i << 12)) | 7;
+		t[2 + (base >> 30)][(base >> 21) & 511] = (uint64_t)t[6 + p] | 7;
+	}
+	return (uint64_t)t[0];
 }
 
 static uint64_t total_exits(void)
@@ -87,6 +176,39 @@ static void round_trips(const char *op, void (*l2)(void), uint32_t extra_icpt, u
 		report(op, best / BATCH, exits, (uint64_t)ROUNDS * BATCH, khz);
 }
 
+/* One VMRUN of an L2 that times its own operations (l2_best: the best
+ * round of per_round operations, ops in all) and ends in VMMCALL; with
+ * ncr3, nested paging on NPT12.  op NULL: a warm-up, nothing reported.
+ * L0 exits are all of them from VMRUN to the #VMEXIT, per operation. */
+static void timed_by_l2(const char *op, void (*l2)(void), uint64_t ncr3, uint64_t per_round, uint64_t ops,
+			uint32_t khz)
+{
+	svm_l1_flat_vmcb(&vmcb, (uint64_t)l2, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
+	vmcb.ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
+	if (ncr3) {
+		vmcb.ctl.np_enable = 1;
+		vmcb.ctl.n_cr3 = ncr3;
+		if (op)
+			vmcb.ctl.tlb_control = 0;   /* keep what the warm-up filled */
+	}
+	l2_best = ~0ull;
+	uint64_t e0 = total_exits();
+	/* L2's C code leaves its registers behind: L1 keeps RBP itself
+	 * (VMRUN restores RSP), the rest are clobbers. */
+	__asm__ volatile("push %%rbp\n\tvmrun %%rax\n\tpop %%rbp\n\tstgi" : : "a"((uint64_t)&vmcb)
+			 : "memory", "cc", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
+			   "r12", "r13", "r14", "r15");
+	uint64_t exits = total_exits() - e0 - 1;
+	if (!op) {
+		rt_check(vmcb.ctl.exit_code == 0x81, "l2 warm-up", "exit %#lx", vmcb.ctl.exit_code);
+		return;
+	}
+	bool ok = vmcb.ctl.exit_code == 0x81 && l2_best != ~0ull;
+	rt_check(ok, op, "L2 ran its operations and came back (exit %#lx)", vmcb.ctl.exit_code);
+	if (ok)
+		report(op, l2_best / per_round, exits, ops, khz);
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(0x80000001, 0).ecx & (1u << 2))) {
@@ -98,19 +220,13 @@ void guest_main(void)
 	round_trips("vmmcall_by_l1", l2_vmmcall_loop, 0, 0x81, khz);
 	round_trips("cpuid_by_l1", l2_cpuid_loop, SVM_INTERCEPT_CPUID, 0x72, khz);
 
-	/* L2 times its own CPUIDs, which L0 answers; one VMRUN. */
-	svm_l1_flat_vmcb(&vmcb, (uint64_t)l2_cpuid_timed, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
-	vmcb.ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
-	l2_best = ~0ull;
-	uint64_t e0 = total_exits();
-	/* L2's C code leaves its registers behind: L1 keeps RBP itself
-	 * (VMRUN restores RSP), the rest are clobbers. */
-	__asm__ volatile("push %%rbp\n\tvmrun %%rax\n\tpop %%rbp\n\tstgi" : : "a"((uint64_t)&vmcb)
-			 : "memory", "cc", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
-			   "r12", "r13", "r14", "r15");
-	uint64_t exits = total_exits() - e0 - 1;
-	bool ok = vmcb.ctl.exit_code == 0x81 && l2_best != ~0ull;
-	rt_check(ok, "cpuid_by_l0", "L2 ran its CPUIDs and came back (exit %#lx)", vmcb.ctl.exit_code);
-	if (ok)
-		report("cpuid_by_l0", l2_best / BATCH, exits, (uint64_t)ROUNDS * BATCH, khz);
+	/* L2 times its own operations, which L0 answers; one VMRUN each. */
+	timed_by_l2("cpuid_by_l0", l2_cpuid_timed, 0, BATCH, (uint64_t)ROUNDS * BATCH, khz);
+	timed_by_l2("pio_by_l0", l2_pio_timed, 0, BATCH, (uint64_t)ROUNDS * BATCH, khz);
+	timed_by_l2("rdmsr_by_l0", l2_rdmsr_timed, 0, BATCH, (uint64_t)ROUNDS * BATCH, khz);
+	uint64_t ncr3 = npt12_build();
+	ft_rounds = 0;
+	timed_by_l2(NULL, l2_touch_timed, ncr3, 1, 1, khz);       /* warm up */
+	ft_rounds = ROUNDS;
+	timed_by_l2("first_touch", l2_touch_timed, ncr3, FT_PAGES, (uint64_t)ROUNDS * FT_PAGES, khz);
 }

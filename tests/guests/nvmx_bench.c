@@ -13,7 +13,14 @@
  *                  L1's I/O bitmaps do not intercept, so that L0 handles it
  *                  as an access of L1's own device without involving L1
  *                  (measured inside L2) — the VMX stand-in for nsvm_bench's
- *                  cpuid_by_l0.
+ *                  cpuid_by_l0;
+ *   rdmsr_by_l0    an L2 RDMSR of IA32_PAT (0x277), which L1's MSR bitmap
+ *                  (all zero) does not intercept: L0 emulates it for L2;
+ *   first_touch    L2 writes to 4 KiB pages it never touched: a second
+ *                  EPT12 maps them with 4 KiB pages (the identity EPT uses
+ *                  2 MiB ones), so each costs L0 one EPT violation and an
+ *                  EPT02 fill (ept_compose.c) without involving L1; timed
+ *                  inside L2, per page.
  *
  * Per operation it prints
  *   BENCHRAW vmx <op> <ticks per op> <L0 exits per op x100> <TSC kHz>
@@ -37,6 +44,12 @@ static uint8_t vmcs[4096] __attribute__((aligned(4096)));
 static uint8_t io_bitmaps[2][4096] __attribute__((aligned(4096)));
 static uint8_t msr_bitmap[4096] __attribute__((aligned(4096)));
 static uint64_t ept[6][512] __attribute__((aligned(4096)));
+/* first_touch: ROUNDS x FT_PAGES pages, 2 MiB aligned, mapped by their own
+ * EPT12 page tables (FT_PTS of them) in ept_ft. */
+#define FT_PAGES 512
+#define FT_PTS (ROUNDS * FT_PAGES / 512)
+static uint8_t ft_area[ROUNDS * FT_PAGES * 4096] __attribute__((aligned(2 << 20)));
+static uint64_t ept_ft[6 + FT_PTS][512] __attribute__((aligned(4096)));
 static uint8_t l2_stack[4096] __attribute__((aligned(16)));
 static struct vmx_l1_gprs g;
 static uint64_t eptp;
@@ -64,6 +77,55 @@ static void l2_pio_timed(void)
 		__asm__ volatile("vmcall" ::: "memory");
 }
 
+static void l2_rdmsr_timed(void)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < BATCH; k++) {
+			uint64_t v;
+			rdmsr_safe(0x277, &v);
+		}
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	for (;;)
+		__asm__ volatile("vmcall" ::: "memory");
+}
+
+/* ft_rounds = 0: a warm-up that fills EPT02 for L2's code, stack, data and
+ * L1's page tables (which L2's walks read), touching nothing else. */
+static volatile int ft_rounds;
+static void l2_touch_timed(void)
+{
+	for (int r = 0; r < ft_rounds; r++) {
+		volatile uint64_t *p = (volatile uint64_t *)(ft_area + (uint64_t)r * FT_PAGES * 4096);
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < FT_PAGES; k++, p += 512)
+			*p = 1;
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	for (;;)
+		__asm__ volatile("vmcall" ::: "memory");
+}
+
+/* The identity EPT again, with ft_area's 2 MiB pages split into 4 KiB
+ * ones (RWX, WB: SDM 29.3.2, 29.3.7); no accessed/dirty flags (EPTP bit 6
+ * clear, as vmx_l1_identity_ept leaves it). */
+static uint64_t ept_ft_build(void)
+{
+	uint64_t p = vmx_l1_identity_ept(ept_ft);
+	for (unsigned t = 0; t < FT_PTS; t++) {
+		uint64_t base = (uint64_t)ft_area + ((uint64_t)t << 21);
+		for (unsigned i = 0; i < 512; i++)
+			ept_ft[6 + t][i] = (base + ((uint64_t)i << 12)) | VX_EPT_RWX | VX_EPT_WB_MT;
+		ept_ft[2 + (base >> 30)][(base >> 21) & 511] = (uint64_t)ept_ft[6 + t] | VX_EPT_RWX;
+	}
+	return p;
+}
+
 /* L1's VMCALL in VMX root operation is still Nestor's hypercall: it exits
  * to L0 like every VMCALL of a guest. */
 static uint64_t total_exits(void)
@@ -85,19 +147,20 @@ static void report(const char *op, uint64_t ticks_per_op, uint64_t exits, uint64
 
 /* The VMCS for an L2 at rip: exits only for what VMX forces (VMCALL,
  * CPUID), empty I/O and MSR bitmaps. */
-static bool setup_l2(void (*rip)(void))
+static bool setup_l2_ept(void (*rip)(void), uint64_t eptp_l2)
 {
 	if (vmx_l1_vmcs_load(vmcs)) {
 		rt_check(false, "vmx: VMCS", "VMCLEAR/VMPTRLD failed");
 		return false;
 	}
 	vmx_l1_flat_vmcs((uint64_t)rip, (uint64_t)(l2_stack + sizeof(l2_stack)), 0,
-			 VX_PROC_IO_BITMAPS | VX_PROC_MSR_BITMAPS, 0, eptp);
+			 VX_PROC_IO_BITMAPS | VX_PROC_MSR_BITMAPS, 0, eptp_l2);
 	vmw(VX_IO_BITMAP_A, (uint64_t)io_bitmaps[0]);
 	vmw(VX_IO_BITMAP_B, (uint64_t)io_bitmaps[1]);
 	vmw(VX_MSR_BITMAP, (uint64_t)msr_bitmap);
 	return true;
 }
+static bool setup_l2(void (*rip)(void)) { return setup_l2_ept(rip, eptp); }
 
 /* L1's loop, as a hypervisor's exit handler does it: read the exit reason,
  * the instruction length and RIP, write RIP past the instruction, VMRESUME.
@@ -134,6 +197,30 @@ static void round_trips(const char *op, void (*l2)(void), uint32_t want_exit, ui
 		report(op, best / BATCH, exits, (uint64_t)ROUNDS * BATCH, khz, nread, nwrite);
 }
 
+/* One VM entry of an L2 that times its own operations (l2_best: the best
+ * round of per_round operations, ops in all) and ends in VMCALL, on
+ * eptp_l2.  op NULL: a warm-up, nothing reported.  L0 exits are all of
+ * them from the entry to the exit, per operation. */
+static void timed_by_l2(const char *op, void (*l2)(void), uint64_t eptp_l2, uint64_t per_round, uint64_t ops,
+			uint32_t khz)
+{
+	if (!setup_l2_ept(l2, eptp_l2))
+		return;
+	l2_best = ~0ull;
+	uint64_t e0 = total_exits();
+	int r = vmx_l1_enter(&g, 0);
+	uint64_t exits = under_nestor ? total_exits() - e0 - 1 : 0;
+	bool ok = r == VX_OK && vmr(VX_EXIT_REASON) == VX_EXIT_VMCALL;
+	if (!op) {
+		rt_check(ok, "l2 warm-up", "entry %d, exit reason %#lx", r, (unsigned long)vmr(VX_EXIT_REASON));
+		return;
+	}
+	ok &= l2_best != ~0ull;
+	rt_check(ok, op, "L2 ran its operations and came back (entry %d)", r);
+	if (ok)
+		report(op, l2_best / per_round, exits, ops, khz, 0, 0);
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(1, 0).ecx & VX_CPUID1_ECX_VMX)) {
@@ -157,15 +244,14 @@ void guest_main(void)
 	round_trips("vmcall_by_l1", l2_vmcall_loop, VX_EXIT_VMCALL, khz);
 	round_trips("cpuid_by_l1", l2_cpuid_loop, VX_EXIT_CPUID, khz);
 
-	/* L2 times its own OUTs, which L0 answers; one VM entry, one exit. */
-	if (!setup_l2(l2_pio_timed))
-		return;
-	l2_best = ~0ull;
-	uint64_t e0 = total_exits();
-	int r = vmx_l1_enter(&g, 0);
-	uint64_t exits = under_nestor ? total_exits() - e0 - 1 : 0;
-	bool ok = r == VX_OK && vmr(VX_EXIT_REASON) == VX_EXIT_VMCALL && l2_best != ~0ull;
-	rt_check(ok, "pio_by_l0", "L2 ran its OUTs and came back (entry %d)", r);
-	if (ok)
-		report("pio_by_l0", l2_best / BATCH, exits, (uint64_t)ROUNDS * BATCH, khz, 0, 0);
+	/* L2 times its own operations, which L0 answers; one VM entry each. */
+	timed_by_l2("pio_by_l0", l2_pio_timed, eptp, BATCH, (uint64_t)ROUNDS * BATCH, khz);
+	timed_by_l2("rdmsr_by_l0", l2_rdmsr_timed, eptp, BATCH, (uint64_t)ROUNDS * BATCH, khz);
+	if (ept_ok) {
+		uint64_t p = ept_ft_build();
+		ft_rounds = 0;
+		timed_by_l2(NULL, l2_touch_timed, p, 1, 1, khz);      /* warm up */
+		ft_rounds = ROUNDS;
+		timed_by_l2("first_touch", l2_touch_timed, p, FT_PAGES, (uint64_t)ROUNDS * FT_PAGES, khz);
+	}
 }

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -47,6 +48,14 @@ class Scenario:
     # "{serial}" and "{dir}" in argv name the serial log and the scenario's
     # directory.  Each must exit 0 and print (stdout + stderr) every regex.
     post: list = field(default_factory=list)
+    # Timing marks: (label, regex) pairs.  The serial log is polled while the
+    # emulator runs, and the seconds from its start to each regex's first
+    # appearance are printed on the scenario's line ("boot-to-init 7.9s").
+    marks: list = field(default_factory=list)
+    needs: str = None             # a make target built first (e.g. linux-guest)
+    # Disk images made for the run (nothing binary in the repository):
+    # name -> size in bytes, zero-filled, staged and passed like modules.
+    disks: dict = field(default_factory=dict)
 
     @property
     def platform(self):
@@ -157,7 +166,8 @@ SCENARIOS = [
                      r"\[l2-npt12\] PASS: unmap 4K page: the read takes exactly one #NPF in svmhv",
                      r"\[l2-npt12\] PASS: unmap page in a 2M page: the write takes exactly one #NPF in svmhv",
                      r"\[l2-npt12\] PASS: split: each 4 KiB page shows its new L1 page",
-                     r"\[l2-npt12\] SUMMARY: 19 passed, 0 failed",
+                     r"\[l2-npt12\] PASS: 1G: L2 reads L1 memory through a 1 GiB NPT12 page",
+                     r"\[l2-npt12\] SUMMARY: 22 passed, 0 failed",
                      r"\[l2-npt12\] svmhv: L2 ended with status 0 after \d+ exits \(\d+ cpuid, \d+ vmmcall, 2 npf\)",
                      r"vm l2-npt12 ended: status 1 ",
                      r"vm l2-npt12: vCPU 0: nested SVM: \d+ VMRUN \(0 invalid, 0 #GP\)"],
@@ -183,7 +193,7 @@ SCENARIOS = [
                      r"\[l3\] svmhv: L3 \(L2's guest\): [1-9]\d* VMRUN by L2 \(0 invalid\)",
                      r"vm l3 ended: status 1 ",
                      r"vm l3: vCPU 0: nested SVM: \d+ VMRUN \(0 invalid, 0 #GP\)",
-                     r"\[l3-npt12\] SUMMARY: 19 passed, 0 failed",
+                     r"\[l3-npt12\] SUMMARY: 22 passed, 0 failed",
                      r"\[l3-npt12\] svmhv\(L2\): L2 ended with status 0 after \d+ exits \(\d+ cpuid, \d+ vmmcall, 2 npf\)",
                      r"\[l3-npt12\] svmhv: L3 \(L2's guest\): \d+ VMRUN by L2 \(0 invalid\), \d+ L3 exits: \d+ to L2 \(2 #NPF\)",
                      r"vm l3-npt12 ended: status 1 "],
@@ -256,7 +266,8 @@ SCENARIOS = [
                      r"\[l2-npt12\] PASS: unmap 4K page: the read takes exactly one EPT violation in vmxhv",
                      r"\[l2-npt12\] PASS: unmap page in a 2M page: the write takes exactly one EPT violation in vmxhv",
                      r"\[l2-npt12\] PASS: split: each 4 KiB page shows its new L1 page",
-                     r"\[l2-npt12\] SUMMARY: 19 passed, 0 failed",
+                     r"\[l2-npt12\] PASS: 1G: L2 reads L1 memory through a 1 GiB EPT12 page",
+                     r"\[l2-npt12\] SUMMARY: 22 passed, 0 failed",
                      r"\[l2-npt12\] vmxhv: L2 ended with status 0 after \d+ exits \(\d+ cpuid, \d+ vmcall, 2 ept\)",
                      r"vm l2-npt12 ended: status 1 ",
                      r"vm l2-npt12: vCPU 0: nested VMX: \d+ VMX instructions, \d+ VM entries \(\d+ fast, 0 VMfailValid, 0 entry-failure exits\)"],
@@ -265,6 +276,38 @@ SCENARIOS = [
              modules=["build/guests/vmxhv.elf", "build/guests/interrupts.elf"],
              expect=[r"\[l2-interrupts\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-interrupts ended: status 1 ",
                      r"vm l2-interrupts: vCPU 0: nested VMX: \d+ VMX instructions"], reject=[r"\] FAIL:"]),
+    # Nested VMX, three levels: vmxhv runs a copy of itself, which runs the cpu (and npt12)
+    # guest as L3; and the hostile guest hypervisor as L2 under vmxhv's emulated VMX.
+    Scenario("nested-vmx-l3", "bochs", "mb2", cfg="nested-vmx-l3.cfg", timeout=300,
+             modules=["build/guests/vmxhv.elf", "build/guests/cpu.elf", "build/guests/npt12.elf",
+                      "build/guests/nvmx_hostile.elf"],
+             expect=[r"\[l3\] vmxhv: running vmxhv\.elf as L2 \(EPT12 4K\+2M, VPID (yes|no), shadow VMCS (yes|no)\), "
+                     r"\d+ MiB at L1 0x[0-9a-f]+, offering it VMX, modules cpu\.elf",
+                     r"\[l3\] vmxhv\(L2\): running cpu\.elf as L2 \(EPT12 4K\+2M, VPID no, shadow VMCS no\)",
+                     r"\[l3\] vmxhv: L2 runs its own guest \(L3\): vmcs23 at L2 0x[0-9a-f]+, EPT23 composed",
+                     r"\[l3\] cpu test guest: Intel, under Nestor",
+                     r"\[l3\] PASS: cpuid: VMX hidden \(not nested\)",
+                     r"\[l3\] PASS: vmx: VMXON gives #UD when not nested",
+                     r"\[l3\] PASS: hypercall: console write",
+                     r"\[l3\] SUMMARY: [1-9]\d* passed, 0 failed",
+                     r"\[l3\] vmxhv\(L2\): L2 ended with status 0 after \d+ exits",
+                     r"\[l3\] vmxhv: L2 ended with status 0 after \d+ exits",
+                     r"\[l3\] vmxhv: L3 \(L2's guest\): [1-9]\d* VMLAUNCH/VMRESUME by L2 \(0 entry failures\), "
+                     r"\d+ L3 exits: [1-9]\d* to L2 \(0 EPT\)",
+                     r"\[l3\] vmxhv: L2's VMX: \d+ instructions, 0 VMfailValid",
+                     r"vm l3 ended: status 1 ",
+                     r"vm l3: vCPU 0: nested VMX: \d+ VMX instructions",
+                     r"\[l3-npt12\] SUMMARY: 19 passed, 0 failed",
+                     r"\[l3-npt12\] vmxhv\(L2\): L2 ended with status 0 after \d+ exits \(\d+ cpuid, \d+ vmcall, 2 ept\)",
+                     r"\[l3-npt12\] vmxhv: L3 \(L2's guest\): \d+ VMLAUNCH/VMRESUME by L2 \(0 entry failures\), "
+                     r"\d+ L3 exits: \d+ to L2 \(2 EPT\)",
+                     r"\[l3-npt12\] vmxhv: L2's VMX: \d+ instructions, 0 VMfailValid, [1-9]\d* INVEPT",
+                     r"vm l3-npt12 ended: status 1 ",
+                     r"\[l2-hostile\] vmxhv: L2's VMLAUNCH of vmcs23 0x[0-9a-f]+: VMfailValid\(7\): 27\.2\.1\.1: CR3-target",
+                     r"\[l2-hostile\] vmxhv: L2's VM entry fails: exit reason 34, qualification 2 \(27\.8\)",
+                     r"\[l2-hostile\] PASS: intr: with acknowledge-on-exit, reason 1 carries vector 0x40",
+                     r"\[l2-hostile\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-hostile ended: status 1 "],
+             reject=[r"\] FAIL:"]),
     # Nested VMX: a hostile L1 (bad VMXON/VMPTRLD/VMCLEAR/VMWRITE/VMLAUNCH, 26.x checks, MSR-load
     # lists) gets the SDM's answers and log lines, next to a plain VM that keeps running.
     Scenario("nvmx-hostile", "bochs", "mb2", cfg="nested-vmx-hostile.cfg", timeout=300,
@@ -283,6 +326,46 @@ SCENARIOS = [
              expect=[r"\[vsmoke\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vsmoke ended: status 1 ",
                      r"vm vsmoke: vCPU 0: nested VMX: [1-9]\d{3,} VMX instructions, \d+ VM entries \(0 fast"],
              reject=[r"\] FAIL:", r"VMCS shadowing on"]),
+    # An unmodified Debian Linux kernel as L1 with 2 vCPUs (docs/linux-guests.md): the
+    # kernel of linux-image-*-cloud-amd64 and a busybox initramfs (make linux-guest);
+    # its /init reports, runs a pipeline and ends the VM through port 0xf4.
+    Scenario("linux-l1", "qemu", "mb1", cfg="linux-l1.cfg", timeout=400, needs="linux-guest",
+             modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
+             marks=[("boot-to-init", r"NESTOR-LINUX: init reached")],
+             expect=[r"vm linux: Linux command line: .*tsc_early_khz=\d+ tsc=reliable",
+                     r"\[linux\] .*Linux version \d+\.\d+\.\d+-\d+-cloud-amd64",
+                     r"\[linux\] .*ACPI: RSDP 0x00000000000F0000",
+                     r"\[linux\] .*smp: Brought up 1 node, 2 CPUs",
+                     r"\[linux\] NESTOR-LINUX: init reached, uname: \d+\.\d+\.\d+-\d+-cloud-amd64",
+                     r"\[linux\] NESTOR-LINUX: uptime [\d.]+ s, 2 CPUs online",
+                     r"\[linux\] NESTOR-LINUX: clocksource tsc(-early)?, clockevent lapic-deadline",
+                     r"\[linux\] NESTOR-LINUX: interrupts: \d+:( \d+)* [1-9]\d*( \d+)* IO-APIC 4-edge ttyS0",
+                     r"\[linux\] NESTOR-LINUX: interrupts: LOC: [1-9]\d* [1-9]\d* Local timer interrupts",
+                     r"\[linux\] NESTOR-LINUX: userspace: 500500",
+                     r"vm linux ended: status 1 \(debug-exit port\)",
+                     r"vm linux: ports with no device \(read all-ones\): PIT=\d+ CMOS/RTC=\d+"],
+             reject=[r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING:|Call Trace|BUG:)",
+                     r"vm linux: vCPU \d+ shut down"]),
+    # virtio-blk end to end (issue 7): the vblk guest on a 1 MiB RAM disk made by the
+    # harness, both ring formats, EVENT_IDX, hostile driver moves; a read-only second device.
+    *[Scenario("virtio-blk", emu, boot, cfg="vblk.cfg", timeout=180 if emu == "qemu" else 400,
+               modules=["build/guests/vblk.elf"], disks={"vblk.img": 1 << 20},
+               expect=[r"vm vblk: virtio-blk@0xd0001000: vblk\.img, 1024 KiB, GSI 16",
+                       r"vm vblk: virtio-blk@0xd0002000: vblk\.img, 1024 KiB read-only, GSI 17",
+                       r"\[vblk\] vblk: virtio-mmio at 0xd0001000, 4096 bytes, GSI 16",
+                       r"\[vblk\] vblk: GET_ID \"vblk\.img\"",
+                       r"\[vblk\] PASS: split: every sector holds the pattern",
+                       r"\[vblk\] PASS: packed: every sector holds the pattern",
+                       r"vm vblk: virtio-blk@0xd0001000: queue size 0, above the maximum, or \(split\) not a "
+                       r"power of two: DEVICE_NEEDS_RESET",
+                       r"vm vblk: virtio-blk@0xd0001000: kick before DRIVER_OK: ignored",
+                       r"vm vblk: virtio-blk@0xd0001000: buffer not in guest RAM: DEVICE_NEEDS_RESET",
+                       r"vm vblk: virtio-blk@0xd0001000: descriptor chain longer than its table \(a loop\): "
+                       r"DEVICE_NEEDS_RESET",
+                       r"\[vblk\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vblk ended: status 1 ",
+                       r"vm vblk: virtio-blk@0xd0001000: \d+ kicks \(\d+ ignored\), \d+ interrupts, \d+ requests"],
+               reject=[r"\] FAIL:"])
+      for emu, boot in (("qemu", "mb1"), ("qemu", "uefi"), ("bochs", "mb2"))],
     Scenario("default-config", "qemu", "mb1", cpus=1,
              expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB",
                      r"\[demo\] Hello from a Nestor guest", r"\[demo\] SUMMARY: 2 passed, 0 failed"]),
@@ -302,6 +385,10 @@ def stage(sc, d):
     for m in sc.modules:
         shutil.copy(os.path.join(ROOT, m), d)
         files.append(os.path.basename(m))
+    for name, size in sc.disks.items():
+        with open(os.path.join(d, name), "wb") as fh:
+            fh.truncate(size)
+        files.append(name)
     return files
 
 
@@ -396,7 +483,50 @@ def post_checks(sc, d, serial):
     return problems
 
 
+def run_emulator(cmd, timeout, cwd, serial, marks=()):
+    """Run an emulator to its end: (exit status, output bytes, {label: s}).
+    With marks ((label, regex) pairs) the serial log is polled every 20 ms and
+    the seconds from the start to each regex's first appearance recorded.
+    Raises subprocess.TimeoutExpired (output in .stdout), like subprocess.run."""
+    if not marks:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd)
+        return p.returncode, p.stdout, {}
+    seen, pos, carry = {}, 0, ""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        while True:
+            done = p.poll() is not None
+            with open(serial, "rb") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+            pos += len(chunk)
+            now = time.monotonic() - t0
+            window = carry + chunk.decode(errors="replace")
+            for label, rx in marks:
+                if label not in seen and re.search(rx, window):
+                    seen[label] = now
+            carry = window[window.rfind("\n") + 1:]   # a line still being written
+            if done:
+                break
+            if now > timeout:
+                p.kill()
+                p.wait()
+                out.seek(0)
+                raise subprocess.TimeoutExpired(cmd, timeout, output=out.read())
+            time.sleep(0.02)
+        out.seek(0)
+        return p.returncode, out.read(), seen
+
+
 def run_scenario(sc, keep=False):
+    if sc.needs:   # e.g. the Linux guest's files, fetched into build/ once
+        r = sh(["make", "-s", sc.needs], cwd=ROOT)
+        if r.returncode != 0:
+            print(f"{sc.name:<16} {sc.platform:<11} FAIL    0.0s")
+            print(f"    make {sc.needs} failed:\n" + "\n".join(f"    | {l}" for l in r.stdout.splitlines()[-10:]))
+            return False
     d = os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -405,10 +535,10 @@ def run_scenario(sc, keep=False):
     cmd, statuses = (run_qemu if sc.emulator == "qemu" else run_bochs)(sc, d, serial)
     t0 = time.monotonic()
     timed_out = False
+    marks = {}
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=sc.timeout, cwd=d)
-        status, emu_out = p.returncode, p.stdout.decode(errors="replace")
+        status, out, marks = run_emulator(cmd, sc.timeout, d, serial, sc.marks)
+        emu_out = out.decode(errors="replace")
     except subprocess.TimeoutExpired as e:
         timed_out, status = True, None
         emu_out = (e.stdout or b"").decode(errors="replace")
@@ -433,7 +563,8 @@ def run_scenario(sc, keep=False):
             problems.append(f"unexpected: /{rx}/")
     problems += post_checks(sc, d, serial)
     ok = not problems
-    print(f"{sc.name:<16} {sc.platform:<11} {'PASS' if ok else 'FAIL'} {secs:6.1f}s", flush=True)
+    timing = "".join(f"  {label} {marks[label]:.1f}s" for label, _ in sc.marks if label in marks)
+    print(f"{sc.name:<16} {sc.platform:<11} {'PASS' if ok else 'FAIL'} {secs:6.1f}s{timing}", flush=True)
     if not ok:
         for p_ in problems:
             print(f"    {p_}")
@@ -461,6 +592,8 @@ def run_default():
 
 
 BENCH_CFG = "bench.cfg"
+BENCH_IPI_CFG = "bench-ipi.cfg"
+BENCH_TIMEOUT = 180   # per run; the longest takes well under a minute
 
 
 def bench_figures(log, vendor_level, mode, variant=""):
@@ -470,7 +603,12 @@ def bench_figures(log, vendor_level, mode, variant=""):
     for m in re.finditer(r"BENCHRAW (\w+) (\w+) (\d+) (\d+) (\d+)", log):
         vendor, op, ticks, exits100, khz = m.group(1), m.group(2), int(m.group(3)), int(m.group(4)), int(m.group(5))
         name = f"{vendor}_{vendor_level}_{op}{variant}"
-        if mode == "insns":
+        if mode == "insns" and op.endswith("_late"):
+            # a delay past a deadline: under icount it includes idle time
+            # QEMU skips, so TSC ticks rather than instructions
+            out.append((f"{name}_ticks", ticks, "ticks"))
+            out.append((f"{name}_l0_exits", f"{exits100 / 100:.2f}", "exits"))
+        elif mode == "insns":
             out.append((f"{name}_insns", ticks, "instructions"))
             out.append((f"{name}_l0_exits", f"{exits100 / 100:.2f}", "exits"))
         else:
@@ -499,21 +637,31 @@ def run_bench(only=None):
             ("bochs", "insns", None, "l2", "nested-vmx-bench-noshadow.cfg", "nvmx_bench.elf", "_noshadow"),
             # the same with the exit trace on: what recording costs (docs/benchmarks.md)
             ("qemu", "insns", icount, "l2", "nested-bench-traced.cfg", "nsvm_bench.elf", "_traced"),
-            ("qemu", "wall", [], "l2", "nested-bench.cfg", "nsvm_bench.elf")]
+            ("qemu", "wall", [], "l2", "nested-bench.cfg", "nsvm_bench.elf"),
+            # IPI ping-pong between two vCPUs, one per physical CPU; deterministic
+            # modes only (docs/benchmarks.md, "Found by these benchmarks")
+            ("qemu", "insns", icount, "l1", BENCH_IPI_CFG, "bench.elf"),
+            ("bochs", "insns", None, "l1", BENCH_IPI_CFG, "bench.elf")]
     for emulator, mode, extra, level, cfg, guest, *variant in runs:
         variant = "".join(variant)
         if only and level not in only.split(","):
             continue
-        sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=cfg, cpus=1,
-                      timeout=600, modules=[f"build/guests/{guest}"])
-        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}")
+        sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=cfg,
+                      cpus=2 if cfg == BENCH_IPI_CFG else 1, timeout=BENCH_TIMEOUT, modules=[f"build/guests/{guest}"])
+        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}" + ("-ipi" if cfg == BENCH_IPI_CFG else ""))
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         serial = os.path.join(d, "serial.txt")
         open(serial, "w").close()
         cmd, _ = (run_qemu if emulator == "qemu" else run_bochs)(sc, d, serial)
-        subprocess.run(cmd + (extra or []), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
+        try:
+            subprocess.run(cmd + (extra or []), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
+        except subprocess.TimeoutExpired:
+            # keep what was measured before (e.g. a lost wake-up in HLT)
+            print(f"bench ({emulator}, {mode}, {cfg}): timed out after {sc.timeout} s; "
+                  f"figures so far kept; serial tail:\n" +
+                  "\n".join(open(serial, errors="replace").read().strip().splitlines()[-5:]))
         with open(serial, errors="replace") as fh:
             log = fh.read()
         figures = bench_figures(log, level, mode, variant)
@@ -522,9 +670,131 @@ def run_bench(only=None):
             print("\n".join(log.strip().splitlines()[-15:]))
             return 1
         results += figures
+    if not only or "vblk" in only.split(","):
+        figures = bench_vblk()
+        if not figures:
+            return 1
+        results += figures
+    if not only or "linux" in only.split(","):
+        figures = bench_linux()
+        if not figures:
+            return 1
+        results += figures
     for name, value, unit in results:
         print(f"BENCH {name} {value} {unit}")
+    # one table (operation x level x vendor), build/bench/bench.csv and .svg
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import bench_report
+    bench_report.report(results, os.path.join(BUILD, "bench"))
     return 0
+
+
+def bench_vblk():
+    """virtio-blk (docs/benchmarks.md): the vblk guest with `bench` on its
+    command line reads 4 KiB blocks from a 1 MiB RAM disk, 32 per batch,
+    under QEMU with -icount (instructions), on wall-clock time, and under
+    Bochs.  Its lines: BENCHVBLK <vendor> <op> <TSC ticks per request>
+    <L0 exits per request x100> <interrupts per request x100> <TSC kHz>."""
+    out = []
+    icount = ["-icount", "shift=0,sleep=off"]
+    for emulator, mode, extra in (("qemu", "insns", icount), ("qemu", "wall", []), ("bochs", "insns", [])):
+        sc = Scenario("bench-vblk", emulator, "mb1" if emulator == "qemu" else "mb2", cfg="vblk-bench.cfg",
+                      cpus=1, timeout=600, modules=["build/guests/vblk.elf"], disks={"vblk.img": 1 << 20})
+        d = os.path.join(WORK, f"bench-vblk-{emulator}-{mode}")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        serial = os.path.join(d, "serial.txt")
+        open(serial, "w").close()
+        cmd, _ = (run_qemu if emulator == "qemu" else run_bochs)(sc, d, serial)
+        subprocess.run(cmd + extra, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
+        with open(serial, errors="replace") as fh:
+            log = fh.read()
+        lines = re.findall(r"BENCHVBLK (\w+) (\w+) (\d+) (\d+) (\d+) (\d+)", log)
+        if not lines:
+            print(f"bench (vblk, {emulator}, {mode}): no figures; serial tail:")
+            print("\n".join(log.strip().splitlines()[-15:]))
+            return None
+        for vendor, op, ticks, exits100, irqs100, khz in lines:
+            ticks, exits100, irqs100, khz = int(ticks), int(exits100), int(irqs100), int(khz)
+            name = f"{vendor}_l1_{op}"
+            if mode == "insns":
+                out.append((f"{name}_insns_per_req", ticks, "instructions"))
+                out.append((f"{name}_l0_exits_per_req", f"{exits100 / 100:.2f}", "exits"))
+                out.append((f"{name}_irqs_per_req", f"{irqs100 / 100:.2f}", "interrupts"))
+                out.append((f"{name}_bytes_per_exit", f"{409600 / exits100:.0f}" if exits100 else "0", "bytes"))
+            else:
+                ns = ticks * 1e6 / khz if khz else 0
+                out.append((f"{name}_ns_per_req", f"{ns:.0f}", "ns"))
+                out.append((f"{name}_reqs_per_s", f"{1e9 / ns:.0f}" if ns else "0", "requests/s"))
+    return out
+
+
+# QEMU's microvm machine without PIT, PIC and RTC: the platform Nestor gives
+# Linux (ACPI with a hardware-reduced FADT, LAPIC, IOAPIC, COM1), so that a
+# comparison with it isolates what running under Nestor costs.
+MICROVM = "microvm,pit=off,pic=off,rtc=off,acpi=on,pcie=off,auto-kernel-cmdline=off"
+
+
+def bench_linux():
+    """Linux boot to init (docs/linux-guests.md), wall-clock seconds from the
+    emulator's start to init's first line: the linux-l1 scenario's kernel and
+    initramfs as L1 under Nestor, then booted by QEMU itself (-kernel) on its
+    pc machine and on a microvm shaped like Nestor's platform, with the same
+    command line, memory and CPUs, in the same run."""
+    r = sh(["make", "-s", "linux-guest"], cwd=ROOT)
+    if r.returncode != 0:
+        print("bench (linux): make linux-guest failed:\n" + r.stdout[-2000:])
+        return None
+    sc = next(s for s in SCENARIOS if s.name == "linux-l1")
+    init = sc.marks[0][1]
+    d = os.path.join(WORK, "bench-linux-l1")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    serial = os.path.join(d, "serial.txt")
+    open(serial, "w").close()
+    cmd, _ = run_qemu(sc, d, serial)
+    _, _, marks = run_emulator(cmd, sc.timeout, d, serial,
+                               [("vm", r"vm linux: .* loaded at"), ("init", init)])
+    with open(serial, errors="replace") as fh:
+        log = fh.read()
+    m = re.search(r"vm linux: Linux command line: (.*)", log)
+    if "init" not in marks or not m:
+        print("bench (linux, under Nestor): init not reached; serial tail:")
+        print("\n".join(log.strip().splitlines()[-15:]))
+        return None
+    cmdline = m.group(1).strip()
+    exits = sum(int(n) for n in re.findall(r"vm linux: vCPU \d+: (\d+) exits", log))
+    holes = re.search(r"vm linux: ports with no device \(read all-ones\):(.*)", log)
+    unassigned = sum(int(n) for n in re.findall(r"=(\d+)", holes.group(1))) if holes else 0
+    out = [("linux_l1_boot_to_init_s", f"{marks['init']:.2f}", "s"),
+           ("linux_l1_vm_start_to_init_s", f"{marks['init'] - marks.get('vm', 0):.2f}", "s"),
+           ("linux_l1_boot_exits", exits, "exits"),
+           ("linux_l1_boot_unassigned_port_accesses", unassigned, "accesses")]
+    with open(os.path.join(CFG_DIR, sc.cfg)) as fh:
+        cfg = fh.read()
+    mem = re.search(r"^memory = (\S+)", cfg, re.M).group(1)
+    vcpus = re.search(r"^vcpus = (\d+)", cfg, re.M).group(1)
+    for name, machine in (("native", "pc"), ("native_microvm", MICROVM)):
+        nd = os.path.join(WORK, f"bench-linux-{name}")
+        shutil.rmtree(nd, ignore_errors=True)
+        os.makedirs(nd)
+        nserial = os.path.join(nd, "serial.txt")
+        open(nserial, "w").close()
+        ncmd = ["qemu-system-x86_64", "-M", machine, "-accel", "tcg", "-cpu", "max", "-smp", vcpus,
+                "-m", mem, "-display", "none", "-no-reboot", "-net", "none", "-monitor", "none",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", f"file:{nserial}",
+                "-kernel", os.path.join(ROOT, sc.modules[0]), "-initrd", os.path.join(ROOT, sc.modules[1]),
+                "-append", cmdline]
+        _, _, nmarks = run_emulator(ncmd, sc.timeout, nd, nserial, [("init", init)])
+        if "init" not in nmarks:
+            with open(nserial, errors="replace") as fh:
+                print(f"bench (linux, {machine}): init not reached; serial tail:")
+                print("\n".join(fh.read().strip().splitlines()[-15:]))
+            return None
+        out.append((f"linux_{name}_boot_to_init_s", f"{nmarks['init']:.2f}", "s"))
+        out.append((f"linux_l1_vs_{name}_boot_ratio", f"{marks['init'] / nmarks['init']:.2f}", "x"))
+    return out
 
 
 def main():

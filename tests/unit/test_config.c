@@ -76,8 +76,8 @@ static const char full_text[] =
 	"image = bzImage\n"                                      /* 9 */
 	"format = linux\n"                                       /* 10 */
 	"cmdline = \"console=ttyS0 root=/dev/vda # not a comment\"  # one\n" /* 11 */
-	"module = initrd.img\n"                                  /* 12 */
-	"module = extra.cpio\n"                                  /* 13 */
+	"initrd = initrd.img\n"                                  /* 12 */
+	"# Linux gets one initrd and no modules\n"               /* 13 */
 	"device = uart\n"                                        /* 14 */
 	"device = virtio-console\n"                              /* 15 */
 	"device = virtio-blk:disk.img\n"                         /* 16 */
@@ -112,11 +112,10 @@ static void check_full(const struct nestor_config *cfg)
 	assert_true(a->load_addr == 0);
 	assert_string_equal(a->cmdline,
 			    "console=ttyS0 root=/dev/vda # not a comment");
-	assert_int_equal(a->module_count, 2);
+	assert_int_equal(a->module_count, 1);     /* the initrd is its module */
+	assert_true(a->initrd);
 	assert_string_equal(a->modules[0], "initrd.img");
-	assert_string_equal(a->modules[1], "extra.cpio");
 	assert_int_equal(a->module_lines[0], 12);
-	assert_int_equal(a->module_lines[1], 13);
 	assert_int_equal(a->device_count, 5);
 	assert_int_equal(a->devices[0].kind, CFG_DEV_UART);
 	assert_string_equal(a->devices[0].arg, "");
@@ -141,6 +140,7 @@ static void check_full(const struct nestor_config *cfg)
 	assert_true(b->load_addr == 0x7c00);
 	assert_string_equal(b->cmdline, "");
 	assert_int_equal(b->module_count, 0);
+	assert_false(b->initrd);
 	assert_int_equal(b->device_count, 0);
 	assert_false(b->nested);
 	assert_false(b->trace);
@@ -377,11 +377,22 @@ static const struct error_case error_cases[] = {
 	{ "[vm a]\nimage=x\nmodule = a b\n", 3, "for 'module'" },
 	{ "[vm a]\nimage=x\nmodule=1\nmodule=2\nmodule=3\nmodule=4\nmodule=5\n",
 	  7, "too many modules in [vm a]" },
+	/* Linux: one initrd, no modules; initrd only for Linux */
+	{ "[vm a]\nimage=x\ninitrd = rd.cpio\n", 3, "'initrd' is only for format = linux" },
+	{ "[vm a]\nimage=x\nformat = multiboot2\ninitrd = rd.cpio\n", 4, "'initrd' is only for format = linux" },
+	{ "[vm a]\nimage=x\nformat = linux\nmodule = m\n", 4, "format = linux takes no 'module'" },
+	{ "[vm a]\nimage=x\nmodule = m\ninitrd = rd\nformat = linux\n", 3, "format = linux takes no 'module'" },
+	{ "[vm a]\nimage=x\nformat = linux\ninitrd = a\ninitrd = b\n", 5, "'initrd' repeated (first set on line 4)" },
+	{ "[vm a]\nimage=x\nformat = linux\ninitrd = a b\n", 4, "bad value 'a b' for 'initrd'" },
 	/* devices */
 	{ "[vm a]\nimage=x\ndevice = floppy\n", 3, "bad value 'floppy' for 'device'" },
 	{ "[vm a]\nimage=x\ndevice = uart:1\n", 3, "bad value 'uart:1' for 'device'" },
 	{ "[vm a]\nimage=x\ndevice = virtio-blk\n", 3, "virtio-blk:FILE" },
 	{ "[vm a]\nimage=x\ndevice = virtio-blk:\n", 3, "for 'device' (empty" },
+	{ "[vm a]\nimage=x\ndevice = virtio-blk:d.img rw\n", 3, "bad value 'rw' for 'device' (after the file only 'ro'" },
+	{ "[vm a]\nimage=x\ndevice = virtio-blk:d.img ro ro\n", 3, "bad value 'ro ro' for 'device'" },
+	{ "[vm a]\nimage=x\ndevice = virtio-blk: ro\n", 3, "for 'device' (empty" },
+	{ "[vm a]\nimage=x\ndevice = uart ro\n", 3, "bad value 'uart ro' for 'device'" },
 	{ "[vm a]\nimage=x\ndevice = virtio-net:52:54:00:12:34\n", 3, "bad value '52:54:00:12:34' for 'device'" },
 	{ "[vm a]\nimage=x\ndevice = virtio-net:52:54:00:12:34:5g\n", 3, "for 'device'" },
 	{ "[vm a]\nimage=x\ndevice = virtio-net:\n", 3, "for 'device'" },
@@ -568,6 +579,34 @@ static bool fake_exists(const char *name, void *ctx)
 	return false;
 }
 
+/* virtio-blk's option: "FILE ro" is a read-only disk; the file name alone
+ * is what config_check_files looks for. */
+static void test_virtio_blk_ro(void **state)
+{
+	static const char text[] =
+		"[vm a]\nimage = x\n"
+		"device = virtio-blk:rw.img\n"
+		"device = virtio-blk:ro.img ro\n"
+		"device = \"virtio-blk:sp.img   ro\"   # quoted: spaces kept\n";
+	static const char *const all[] = { "x", "rw.img", "ro.img", "sp.img", NULL };
+	struct nestor_config cfg;
+	struct cfg_error err;
+	struct fake_fs fs = { all, 0 };
+
+	(void)state;
+	if (parse(text, &cfg, &err))
+		fail_msg("line %u: %s", err.line, err.msg);
+	assert_int_equal(cfg.vms[0].device_count, 3);
+	assert_string_equal(cfg.vms[0].devices[0].arg, "rw.img");
+	assert_false(cfg.vms[0].devices[0].read_only);
+	assert_string_equal(cfg.vms[0].devices[1].arg, "ro.img");
+	assert_true(cfg.vms[0].devices[1].read_only);
+	assert_int_equal(cfg.vms[0].devices[1].line, 4);
+	assert_string_equal(cfg.vms[0].devices[2].arg, "sp.img");
+	assert_true(cfg.vms[0].devices[2].read_only);
+	assert_int_equal(config_check_files(&cfg, fake_exists, &fs, &err), 0);
+}
+
 static const char files_text[] =
 	"[vm a]\n"                        /* 1 */
 	"image = a.elf\n"                 /* 2 */
@@ -612,6 +651,29 @@ static void test_check_files(void **state)
 	expect_missing(no_module, 3, "file 'm1' not found (module of [vm a])");
 	expect_missing(no_disk_a, 5, "file 'a.img' not found (disk of [vm a])");
 	expect_missing(no_disk_b, 9, "file 'b.img' not found (disk of [vm b])");
+}
+
+/* A missing initrd is reported as such, at its line. */
+static void test_check_files_initrd(void **state)
+{
+	static const char *const no_initrd[] = { "bzImage", NULL };
+	struct nestor_config cfg;
+	struct cfg_error err;
+	struct fake_fs fs = { no_initrd, 0 };
+
+	(void)state;
+	assert_int_equal(parse("[vm linux]\nimage = bzImage\nformat = linux\n"
+			       "initrd = rd.cpio\n", &cfg, &err), 0);
+	assert_true(cfg.vms[0].initrd);
+	assert_int_equal(cfg.vms[0].module_count, 1);
+	assert_string_equal(cfg.vms[0].modules[0], "rd.cpio");
+	assert_int_equal(config_check_files(&cfg, fake_exists, &fs, &err), -1);
+	assert_int_equal(err.line, 4);
+	assert_contains(err.msg, "file 'rd.cpio' not found (initrd of [vm linux])");
+	/* Linux without an initrd is fine too */
+	assert_int_equal(parse("[vm linux]\nimage = bzImage\nformat = linux\n", &cfg, &err), 0);
+	assert_false(cfg.vms[0].initrd);
+	assert_int_equal(config_check_files(&cfg, fake_exists, &fs, &err), 0);
 }
 
 static void test_is_builtin(void **state)
@@ -709,6 +771,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_comments_only),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_crlf_bom),
+		cmocka_unit_test(test_virtio_blk_ro),
 		cmocka_unit_test(test_default_vm_values),
 		cmocka_unit_test(test_sizes_accepted),
 		cmocka_unit_test(test_quoting),
@@ -723,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline_override),
 		cmocka_unit_test(test_cmdline_errors),
 		cmocka_unit_test(test_check_files),
+		cmocka_unit_test(test_check_files_initrd),
 		cmocka_unit_test(test_is_builtin),
 		cmocka_unit_test(test_default_cfg),
 		cmocka_unit_test(test_names),

@@ -38,6 +38,9 @@ static void test_svm_leaves(void **state)
 	struct cpuid_out e1 = cpuid_guest_view(&plain, 0x80000001, 0, (struct cpuid_out){ 0, 0, 0xffffffff, 0 });
 	assert_false(e1.ecx & (1u << 2));
 	assert_false(e1.ecx & (1u << 12)); /* SKINIT never offered */
+	e1 = cpuid_guest_view(&plain, 0x80000001, 0, (struct cpuid_out){ 0, 0, 0, 0xffffffff });
+	assert_false(e1.edx & (1u << 27)); /* RDTSCP: TSC_AUX is not switched */
+	assert_true(e1.edx & (1u << 29));  /* long mode kept */
 	/* nested: exactly what svm/nested emulates — NP and nRIP save, even
 	 * where the host has other features or lacks NRIPS */
 	struct cpuid_guest nested = plain;
@@ -77,6 +80,8 @@ static void test_leaf7_and_topology(void **state)
 	assert_false(g.ebx & (1u << 5));   /* AVX2 */
 	assert_true(g.ebx & (1u << 0));    /* FSGSBASE */
 	assert_false(g.ecx & (1u << 16));  /* LA57 */
+	assert_false(g.ecx & (1u << 22));  /* RDPID: TSC_AUX is not switched */
+	assert_true(g.ecx & (1u << 2));    /* UMIP */
 	assert_int_equal(g.edx, 0);
 	g = cpuid_guest_view(&plain, 0xb, 0, (struct cpuid_out){ 1, 1, 0x100, 99 });
 	assert_int_equal(g.edx, 3);        /* x2APIC ID */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include "kernel/guest_load.h"
@@ -200,6 +201,268 @@ static void test_elf64(void **state)
 	assert_non_null(strstr(err, "boot page tables"));
 }
 
+
+/* ---- Linux bzImage (64-bit boot protocol) ------------------------------- */
+
+#define BZ_SETUP_SECTS 3                    /* setup part: 4 sectors = 2048 bytes */
+#define BZ_KOFF ((BZ_SETUP_SECTS + 1) * 512)
+#define BZ_KSIZE 4096                       /* protected-mode kernel bytes */
+#define BZ_SIZE (BZ_KOFF + BZ_KSIZE + 100)  /* + a trailer (a signature, say) */
+#define BZ_PREF 0x200000u
+#define BZ_INIT 0x100000u
+
+static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* A synthetic bzImage: protocol 2.15 header as Debian's 6.1 kernel has it
+ * (scaled down), kernel bytes 0x00, 0x01, ... */
+static void make_bzimage(uint8_t *img)
+{
+	memset(img, 0, BZ_SIZE);
+	img[0x1f1] = BZ_SETUP_SECTS;
+	put32(img + 0x1f4, BZ_KSIZE / 16);          /* syssize */
+	put16(img + 0x1fe, 0xaa55);
+	img[0x200] = 0xeb;
+	img[0x201] = 0x6a;                           /* header ends at 0x26c */
+	memcpy(img + 0x202, "HdrS", 4);
+	put16(img + 0x206, 0x020f);
+	img[0x211] = 0x01;                           /* LOADED_HIGH */
+	put32(img + 0x214, 0x100000);
+	put32(img + 0x22c, 0x7fffffff);              /* initrd_addr_max */
+	put32(img + 0x230, 0x200000);                /* kernel_alignment */
+	img[0x234] = 1;                              /* relocatable */
+	put16(img + 0x236, 0x7f);                    /* xloadflags: KERNEL_64 ... */
+	put32(img + 0x238, 2047);                    /* cmdline_size */
+	put64(img + 0x258, BZ_PREF);
+	put32(img + 0x260, BZ_INIT);
+	put32(img + 0x268, 0x12345678);              /* kernel_info_offset: copied as is */
+	for (unsigned i = 0; i < BZ_KSIZE; i++)
+		img[BZ_KOFF + i] = (uint8_t)i;
+	memset(img + BZ_KOFF + BZ_KSIZE, 0x5a, 100);
+}
+
+static void test_linux_boot(void **state)
+{
+	(void)state;
+	setup_ram();
+	static uint8_t img[BZ_SIZE];
+	make_bzimage(img);
+	static const char rd[] = "070701-initramfs-bytes";
+	struct guest_module initrd = { rd, sizeof(rd), "initramfs.cpio" };
+	struct guest_boot b;
+	char err[128];
+	assert_int_equal(guest_load_linux(&g, img, BZ_SIZE, "console=ttyS0 quiet", &initrd, 0xf0000, &b, err,
+					  sizeof(err)), 0);
+	/* the vCPU: startup_64 in 64-bit mode, RSI = boot_params */
+	assert_int_equal(b.entry, BZ_PREF + 0x200);
+	assert_int_equal(b.rsi, LINUX_BOOT_PARAMS_GPA);
+	assert_true(b.long_mode);
+	assert_int_equal(b.cr3, 0x1000);
+	assert_true(b.rsp > 0x9000 && b.rsp <= 0xa000);
+	assert_int_equal(b.image_start, BZ_PREF);
+	assert_int_equal(b.image_end, BZ_PREF + BZ_INIT);
+	/* the kernel, without the setup sectors or the trailer */
+	assert_memory_equal(ram + BZ_PREF, img + BZ_KOFF, BZ_KSIZE);
+	assert_int_equal(ram[BZ_PREF + BZ_KSIZE], 0xcc);
+	/* boot_params: the header copied, the loader's fields filled */
+	const uint8_t *bp = ram + LINUX_BOOT_PARAMS_GPA;
+	assert_memory_equal(bp + 0x1f1, img + 0x1f1, 0x210 - 0x1f1);   /* up to type_of_loader */
+	assert_memory_equal(bp + 0x22c, img + 0x22c, 0x26c - 0x22c);   /* initrd_addr_max .. end */
+	assert_memory_equal(bp + 0x202, "HdrS", 4);
+	assert_int_equal(get32(bp + 0x268), 0x12345678);
+	assert_int_equal(bp[0x26c], 0);              /* nothing past the header */
+	assert_int_equal(bp[0x1ef], 0);              /* sentinel: we are not a broken loader */
+	assert_int_equal(bp[0x210], 0xff);           /* type_of_loader */
+	assert_int_equal(bp[0x211] & 1, 1);
+	assert_int_equal(get32(bp + 0x228), LINUX_CMDLINE_GPA);
+	assert_string_equal((const char *)ram + LINUX_CMDLINE_GPA, "console=ttyS0 quiet");
+	assert_int_equal(get64(bp + 0x070), 0xf0000); /* acpi_rsdp_addr */
+	/* the initrd at the top of RAM, page aligned */
+	uint32_t rd_addr = get32(bp + 0x218), rd_size = get32(bp + 0x21c);
+	assert_int_equal(rd_size, sizeof(rd));
+	assert_int_equal(rd_addr % 4096, 0);
+	assert_true(rd_addr >= BZ_PREF + BZ_INIT && rd_addr + rd_size <= RAM && RAM - rd_addr < 8192);
+	assert_memory_equal(ram + rd_addr, rd, sizeof(rd));
+	assert_int_equal(get32(bp + 0x0c0), 0);       /* ext_ramdisk_image */
+	/* e820: low RAM, the BIOS area reserved, RAM above 1 MiB */
+	assert_int_equal(bp[0x1e8], 3);
+	const uint8_t *e = bp + 0x2d0;
+	assert_int_equal(get64(e + 0), 0);
+	assert_int_equal(get64(e + 8), 0x9fc00);
+	assert_int_equal(get32(e + 16), 1);
+	assert_int_equal(get64(e + 20), 0x9fc00);
+	assert_int_equal(get64(e + 28), 0x100000 - 0x9fc00);
+	assert_int_equal(get32(e + 36), 2);
+	assert_int_equal(get64(e + 40), 0x100000);
+	assert_int_equal(get64(e + 48), RAM - 0x100000);
+	assert_int_equal(get32(e + 56), 1);
+	assert_int_equal(get32(bp + 0x1e0), (RAM - 0x100000) >> 10); /* alt_mem_k */
+	/* the identity map, as for ELF64 */
+	uint64_t pte;
+	memcpy(&pte, ram + 0x1000, 8);
+	assert_int_equal(pte, 0x2000 | 3);
+	assert_int_equal(guard[0], 0xee);
+
+	/* no initrd: ramdisk fields stay 0 */
+	setup_ram();
+	assert_int_equal(guest_load_linux(&g, img, BZ_SIZE, NULL, NULL, 0, &b, err, sizeof(err)), 0);
+	assert_int_equal(get32(ram + LINUX_BOOT_PARAMS_GPA + 0x218), 0);
+	assert_int_equal(get32(ram + LINUX_BOOT_PARAMS_GPA + 0x21c), 0);
+	assert_int_equal(ram[LINUX_CMDLINE_GPA], 0);
+}
+
+/* A relocatable kernel goes to pref_address rounded up to its alignment. */
+static void test_linux_alignment(void **state)
+{
+	(void)state;
+	setup_ram();
+	static uint8_t img[BZ_SIZE];
+	make_bzimage(img);
+	put64(img + 0x258, 0x180000);                /* not 2 MiB aligned */
+	struct guest_boot b;
+	char err[128];
+	assert_int_equal(guest_load_linux(&g, img, BZ_SIZE, "", NULL, 0, &b, err, sizeof(err)), 0);
+	assert_int_equal(b.image_start, 0x200000);
+	/* a kernel that is not relocatable goes exactly to pref_address */
+	setup_ram();
+	img[0x234] = 0;
+	assert_int_equal(guest_load_linux(&g, img, BZ_SIZE, "", NULL, 0, &b, err, sizeof(err)), 0);
+	assert_int_equal(b.image_start, 0x180000);
+	assert_int_equal(b.entry, 0x180200);
+}
+
+struct bz_case {
+	const char *why;
+	unsigned off, len;   /* overwrite len (1, 2, 4, 8) bytes at off ... */
+	uint64_t val;        /* ... with val */
+	const char *err;     /* expected substring of the message */
+};
+
+static void test_linux_rejects(void **state)
+{
+	(void)state;
+	static const struct bz_case cases[] = {
+		{ "no boot flag", 0x1fe, 2, 0, "not a Linux bzImage" },
+		{ "no HdrS", 0x202, 4, 0x53726448 + 1, "not a Linux bzImage" },
+		{ "protocol 2.11", 0x206, 2, 0x020b, "older than 2.12" },
+		{ "header too long", 0x201, 1, 0xff, "setup header length" },
+		{ "header too short", 0x201, 1, 0x10, "setup header length" },
+		{ "setup beyond file", 0x1f1, 1, 200, "setup sectors" },
+		{ "kernel beyond file", 0x1f4, 4, BZ_KSIZE / 16 + 100, "syssize" },
+		{ "no kernel", 0x1f4, 4, 0, "syssize" },
+		{ "zImage", 0x211, 1, 0, "zImage" },
+		{ "no 64-bit entry", 0x236, 2, 0x7e, "XLF_KERNEL_64" },
+		{ "alignment 3 MiB", 0x230, 4, 0x300000, "kernel_alignment" },
+		{ "alignment 0", 0x230, 4, 0, "kernel_alignment" },
+		{ "init_size too small", 0x260, 4, 16, "init_size" },
+		{ "too big for the VM", 0x260, 4, 0x300000, "too small for the Linux kernel" },
+		{ "pref below 1 MiB", 0x258, 8, 0x1000, "1 MiB..4 GiB" },
+		{ "pref at 4 GiB", 0x258, 8, 0x100000000ull, "1 MiB..4 GiB" },
+		{ "pref wraps", 0x258, 8, 0xfffffffffffff000ull, "1 MiB..4 GiB" },
+		{ "cmdline_size 4", 0x238, 4, 4, "cmdline_size" },
+		{ "initrd_addr_max low", 0x22c, 4, 0x2fffff, "initrd does not fit" },
+	};
+	static uint8_t img[BZ_SIZE];
+	static const char rd[64] = "rd";
+	struct guest_module initrd = { rd, sizeof(rd), "rd" };
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bz_case *c = &cases[i];
+		setup_ram();
+		make_bzimage(img);
+		if (c->off == 0x258)
+			img[0x234] = 0;      /* not relocatable: pref_address taken as is */
+		memcpy(img + c->off, &c->val, c->len);
+		struct guest_boot b;
+		char err[128] = "";
+		int r = guest_load_linux(&g, img, BZ_SIZE, "console=ttyS0", &initrd, 0, &b, err, sizeof(err));
+		if (r != -1 || !strstr(err, c->err))
+			fail_msg("case '%s': got %d '%s', want -1 '%s'", c->why, r, err, c->err);
+		assert_int_equal(guard[0], 0xee);
+	}
+	/* an initrd bigger than the room above the kernel */
+	setup_ram();
+	make_bzimage(img);
+	struct guest_module big = { ram, RAM - BZ_PREF - BZ_INIT + 1, "big" };
+	struct guest_boot b;
+	char err[128];
+	assert_int_equal(guest_load_linux(&g, img, BZ_SIZE, "", &big, 0, &b, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "initrd does not fit"));
+}
+
+/* Every truncation of a valid image is refused or loaded, never read past
+ * its end (ASan watches the exact-size heap copy). */
+static void test_linux_truncated(void **state)
+{
+	(void)state;
+	static uint8_t img[BZ_SIZE];
+	make_bzimage(img);
+	for (size_t n = 0; n <= BZ_SIZE; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		memcpy(copy, img, n);
+		struct linux_header h;
+		char err[128];
+		int r = guest_linux_parse(copy, n, &h, err, sizeof(err));
+		assert_int_equal(r, n >= BZ_KOFF + BZ_KSIZE ? 0 : -1);
+		free(copy);
+	}
+}
+
+static void test_linux_cmdline(void **state)
+{
+	(void)state;
+	char out[64];
+	assert_int_equal(guest_linux_cmdline(out, sizeof(out), "console=ttyS0", 2500000), 0);
+	assert_string_equal(out, "console=ttyS0 tsc_early_khz=2500000 tsc=reliable");
+	assert_int_equal(guest_linux_cmdline(out, sizeof(out), "", 1000), 0);
+	assert_string_equal(out, "tsc_early_khz=1000 tsc=reliable");
+	assert_int_equal(guest_linux_cmdline(out, sizeof(out), NULL, 0), 0);
+	assert_string_equal(out, "tsc=reliable");
+	/* the user's own values win */
+	assert_int_equal(guest_linux_cmdline(out, sizeof(out), "tsc=unstable tsc_early_khz=7", 99), 0);
+	assert_string_equal(out, "tsc=unstable tsc_early_khz=7");
+	/* a word merely containing the name is not the parameter */
+	assert_int_equal(guest_linux_cmdline(out, sizeof(out), "xtsc=1 a=tsc_early_khz=", 5), 0);
+	assert_string_equal(out, "xtsc=1 a=tsc_early_khz= tsc_early_khz=5 tsc=reliable");
+	/* too long: -1, and never a write past the buffer */
+	char small[20];
+	memset(small, 0x77, sizeof(small));
+	assert_int_equal(guest_linux_cmdline(small, 16, "console=ttyS0", 1000), -1);
+	assert_int_equal((uint8_t)small[16], 0x77);
+	assert_int_equal(guest_linux_cmdline(small, 0, "", 0), -1);
+}
+
+static void test_e820_from_gmem(void **state)
+{
+	(void)state;
+	struct gmem m;
+	struct e820_entry e[8];
+	static uint8_t back[3][8192] __attribute__((aligned(4096)));
+	gmem_init(&m);
+	/* RAM 0..640K split in two ranges (merged), a ROM, MMIO (not listed),
+	 * RAM from 1 MiB */
+	assert_int_equal(gmem_add(&m, 0, 0x1000, GMEM_RAM, (uint64_t)(uintptr_t)back[0], 0), 0);
+	assert_int_equal(gmem_add(&m, 0x1000, 0x9f000, GMEM_RAM, (uint64_t)(uintptr_t)back[1], 0), 0);
+	assert_int_equal(gmem_add(&m, 0xc0000, 0x2000, GMEM_ROM, (uint64_t)(uintptr_t)back[2], 0), 0);
+	assert_int_equal(gmem_add(&m, 0x100000, 0x700000, GMEM_RAM, (uint64_t)(uintptr_t)back[0], 0), 0);
+	assert_int_equal(gmem_add(&m, 0xfee00000, 0x1000, GMEM_MMIO, 0, 1), 0);
+	int n = guest_e820_from_gmem(&m, e, 8);
+	assert_int_equal(n, 4);
+	assert_true(e[0].addr == 0 && e[0].size == 0x9fc00 && e[0].type == 1);
+	assert_true(e[1].addr == 0x9fc00 && e[1].size == 0x400 && e[1].type == 2);
+	assert_true(e[2].addr == 0xc0000 && e[2].size == 0x2000 && e[2].type == 2);
+	assert_true(e[3].addr == 0x100000 && e[3].size == 0x700000 && e[3].type == 1);
+	/* not enough room for the entries */
+	assert_int_equal(guest_e820_from_gmem(&m, e, 3), -1);
+	/* one RAM range across the BIOS area: three entries */
+	gmem_init(&m);
+	assert_int_equal(gmem_add(&m, 0, 0x800000, GMEM_RAM, (uint64_t)(uintptr_t)back[0], 0), 0);
+	assert_int_equal(guest_e820_from_gmem(&m, e, 8), 3);
+	assert_true(e[1].addr == 0x9fc00 && e[1].size == 0x60400 && e[1].type == 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +472,12 @@ int main(void)
 		cmocka_unit_test(test_mb2_elf),
 		cmocka_unit_test(test_mb2_segment_outside),
 		cmocka_unit_test(test_elf64),
+		cmocka_unit_test(test_linux_boot),
+		cmocka_unit_test(test_linux_alignment),
+		cmocka_unit_test(test_linux_rejects),
+		cmocka_unit_test(test_linux_truncated),
+		cmocka_unit_test(test_linux_cmdline),
+		cmocka_unit_test(test_e820_from_gmem),
 	};
 	return cmocka_run_group_tests_name("guest_load", tests, NULL, NULL);
 }

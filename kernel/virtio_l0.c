@@ -1,0 +1,264 @@
+/*
+ * The kernel side of the virtio devices: disks into L0 memory, MMIO pages
+ * and IOAPIC pins, register accesses under one lock, the log.  The device
+ * logic is in drivers/virtio/ (pure, host-tested); see virtio_l0.h for the
+ * guest's view and docs/virtio.md for the whole picture.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "kernel/virtio_l0.h"
+#include "kernel/vcpu.h"
+#include "kernel/boot_modules.h"
+#include "kernel/log.h"
+#include "drivers/virtio/virtio_blk.h"
+#include "drivers/virtio/virtio_mmio.h"
+#include "mm/frame.h"
+
+#define PAGE 4096ull
+
+struct virtio_l0_dev {
+	struct virtio_blk blk;      /* the device model (its virtio_dev first) */
+	struct virtio_mmio mmio;    /* its transport                          */
+	struct vm *vm;
+	unsigned index;
+	uint64_t gpa;
+	unsigned gsi;
+	const char *file;
+	uint64_t disk_bytes;
+	char name[32];              /* "virtio-blk@0xd0001000"                */
+	uint64_t bad_accesses;      /* register accesses the device refused  */
+	unsigned log_lines;         /* lines logged for it so far            */
+};
+
+struct virtio_l0 {
+	struct spinlock lock;
+	unsigned count;
+	struct virtio_l0_dev dev[VIRTIO_L0_MAX_DEVS];
+	char cmdline[CFG_CMDLINE_MAX];
+};
+
+/* The configuration's virtio-blk devices, in order: device i of the VM is
+ * the i-th of them.  Other virtio kinds are not implemented yet. */
+static unsigned blk_devices(const struct vm_config *cfg, const struct cfg_device **out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < cfg->device_count && i < CFG_MAX_DEVICES; i++)
+		if (cfg->devices[i].kind == CFG_DEV_VIRTIO_BLK) {
+			if (n < max)
+				out[n] = &cfg->devices[i];
+			n++;
+		}
+	return n;
+}
+
+void virtio_l0_acpi(const struct vm_config *cfg, struct guest_acpi_cfg *c)
+{
+	const struct cfg_device *devs[VIRTIO_L0_MAX_DEVS];
+	unsigned n = blk_devices(cfg, devs, VIRTIO_L0_MAX_DEVS);
+	if (n > VIRTIO_L0_MAX_DEVS)
+		n = VIRTIO_L0_MAX_DEVS;         /* virtio_l0_create refuses the VM */
+	for (unsigned i = 0; i < n && c->n_mmio_devs < GUEST_ACPI_MAX_MMIO_DEVS; i++)
+		c->mmio_devs[c->n_mmio_devs++] = (struct guest_acpi_mmio_dev){
+			.gpa = VIRTIO_L0_BASE + i * VIRTIO_L0_PAGE, .size = VIRTIO_L0_PAGE,
+			.gsi = VIRTIO_L0_GSI_BASE + i,
+		};
+}
+
+/* The device core's log hook: one line per event, with the VM's name.
+ * The core already thins out repeated events; a guest that resets the
+ * device and breaks it again in a loop still ends up here each time, so
+ * each device has a budget of lines. */
+#define LOG_LINES_MAX 256
+
+static void dev_log(void *ctx, bool fatal, const char *what, uint64_t value)
+{
+	struct virtio_l0_dev *d = ctx;
+	if (++d->log_lines > LOG_LINES_MAX) {
+		if (d->log_lines == LOG_LINES_MAX + 1)
+			log_warn("vm %s: %s: %u log lines: quiet from here", d->vm->cfg->name, d->name,
+				 LOG_LINES_MAX);
+		return;
+	}
+	if (fatal)
+		log_warn("vm %s: %s: %s: DEVICE_NEEDS_RESET (status %#lx)", d->vm->cfg->name, d->name,
+			 what, value);
+	else
+		log_info("vm %s: %s: %s (%#lx)", d->vm->cfg->name, d->name, what, value);
+}
+
+/* The transport's interrupt line -> the VM's IOAPIC pin (called under the
+ * virtio lock; vm_set_irq takes dev_lock inside it). */
+static void dev_set_irq(void *ctx, bool level)
+{
+	struct virtio_l0_dev *d = ctx;
+	vm_set_irq(d->vm, d->gsi, level);
+}
+
+static void *alloc_bytes(uint64_t bytes)
+{
+	uint64_t pa = frame_alloc_pages((bytes + PAGE - 1) / PAGE, 0);
+	return pa ? (void *)(uintptr_t)pa : NULL;   /* L0 maps host memory 1:1 */
+}
+
+static int create_blk(struct vm *vm, struct virtio_l0_dev *d, const struct cfg_device *c,
+		      const struct boot_info *bi)
+{
+	const char *vmname = vm->cfg->name;
+	const struct boot_module *m = boot_module_find(bi, c->arg);
+	if (!m) {
+		log_err("vm %s: disk %s not loaded", vmname, c->arg);
+		return -1;
+	}
+	/* Whole sectors: a tail shorter than 512 bytes is not part of the disk. */
+	uint64_t bytes = m->size & ~(uint64_t)(VIRTIO_BLK_SECTOR - 1);
+	if (bytes == 0) {
+		log_err("vm %s: disk %s is smaller than one sector (%lu bytes)", vmname, c->arg, m->size);
+		return -1;
+	}
+	uint8_t *disk = alloc_bytes(bytes);
+	if (!disk) {
+		log_err("vm %s: no memory for the %lu KiB of disk %s", vmname, bytes >> 10, c->arg);
+		return -1;
+	}
+	memcpy(disk, (const void *)(uintptr_t)m->addr, bytes);
+	/* GET_ID answers the file name (at most 20 bytes: the field's size). */
+	char id[VIRTIO_BLK_ID_BYTES + 1];
+	snprintf(id, sizeof(id), "%s", c->arg);
+	struct virtio_blk_params p = {
+		.mem = &vm->mem, .disk = disk, .disk_bytes = bytes, .read_only = c->read_only,
+		.id = id, .ring_features = VIRTIO_RING_FEATURES,
+	};
+	if (virtio_blk_init(&d->blk, &p)) {
+		log_err("vm %s: cannot set up virtio-blk for %s", vmname, c->arg);
+		return -1;
+	}
+	d->file = c->arg;
+	d->disk_bytes = bytes;
+	d->blk.vd.log = dev_log;
+	d->blk.vd.log_ctx = d;
+	virtio_mmio_init(&d->mmio, &d->blk.vd, dev_set_irq, d);
+	return 0;
+}
+
+int virtio_l0_create(struct vm *vm, const struct boot_info *bi)
+{
+	const struct vm_config *cfg = vm->cfg;
+	const struct cfg_device *devs[VIRTIO_L0_MAX_DEVS];
+	unsigned n = blk_devices(cfg, devs, VIRTIO_L0_MAX_DEVS);
+
+	for (unsigned i = 0; i < cfg->device_count && i < CFG_MAX_DEVICES; i++)
+		if (cfg->devices[i].kind == CFG_DEV_VIRTIO_CONSOLE || cfg->devices[i].kind == CFG_DEV_VIRTIO_NET)
+			log_warn("vm %s: device %s is not implemented yet: left out", cfg->name,
+				 cfg_device_name(cfg->devices[i].kind));
+	if (n == 0)
+		return 0;
+	if (n > VIRTIO_L0_MAX_DEVS) {
+		log_err("vm %s: %u virtio-blk devices, at most %u", cfg->name, n, VIRTIO_L0_MAX_DEVS);
+		return -1;
+	}
+	struct virtio_l0 *vl = alloc_bytes(sizeof(*vl));   /* zeroed */
+	if (!vl) {
+		log_err("vm %s: no memory for its virtio devices", cfg->name);
+		return -1;
+	}
+	int len = snprintf(vl->cmdline, sizeof(vl->cmdline), "%s", cfg->cmdline);
+	for (unsigned i = 0; i < n; i++) {
+		struct virtio_l0_dev *d = &vl->dev[i];
+		d->vm = vm;
+		d->index = i;
+		d->gpa = VIRTIO_L0_BASE + i * VIRTIO_L0_PAGE;
+		d->gsi = VIRTIO_L0_GSI_BASE + i;
+		snprintf(d->name, sizeof(d->name), "virtio-blk@%#lx", d->gpa);
+		/* An MMIO page: never mapped by NPT01/EPT01, so every access
+		 * exits; overlapping RAM (a VM of more than 3.25 GiB) fails. */
+		if (gmem_add(&vm->mem, d->gpa, VIRTIO_L0_PAGE, GMEM_MMIO, 0, i + 1)) {
+			log_err("vm %s: cannot place %s in its memory map (RAM there?)", cfg->name, d->name);
+			return -1;
+		}
+		if (create_blk(vm, d, devs[i], bi))
+			return -1;
+		vl->count++;
+		/* Linux's form; not for Linux itself, which finds the DSDT entry. */
+		if (cfg->format != CFG_FMT_LINUX && len >= 0 && len < (int)sizeof(vl->cmdline))
+			len += snprintf(vl->cmdline + len, sizeof(vl->cmdline) - (size_t)len,
+					"%svirtio_mmio.device=4K@%#lx:%u", len ? " " : "", d->gpa, d->gsi);
+		log_info("vm %s: %s: %s, %lu KiB%s, GSI %u", cfg->name, d->name, d->file,
+			 d->disk_bytes >> 10, devs[i]->read_only ? " read-only" : "", d->gsi);
+	}
+	if (len < 0 || len >= (int)sizeof(vl->cmdline)) {
+		log_err("vm %s: command line with the virtio_mmio.device= parameters longer than %u bytes",
+			cfg->name, CFG_CMDLINE_MAX - 1);
+		return -1;
+	}
+	vm->virtio = vl;
+	return 0;
+}
+
+const char *virtio_l0_cmdline(const struct vm *vm)
+{
+	return vm->virtio ? vm->virtio->cmdline : vm->cfg->cmdline;
+}
+
+/* Which devices have work left, for the run loop's cheap test. */
+static void update_pending(struct vm *vm)
+{
+	struct virtio_l0 *vl = vm->virtio;
+	uint32_t pending = 0;
+	for (unsigned i = 0; i < vl->count; i++)
+		if (vl->dev[i].blk.vd.work_pending)
+			pending |= 1u << i;
+	vm->virtio_pending = pending;
+}
+
+int virtio_l0_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val)
+{
+	struct virtio_l0 *vl = vm->virtio;
+	if (!vl || gpa < VIRTIO_L0_BASE || gpa >= VIRTIO_L0_BASE + vl->count * VIRTIO_L0_PAGE)
+		return -1;
+	struct virtio_l0_dev *d = &vl->dev[(gpa - VIRTIO_L0_BASE) / VIRTIO_L0_PAGE];
+	uint32_t off = (uint32_t)(gpa & (VIRTIO_L0_PAGE - 1)), v32 = (uint32_t)*val;
+	int r;
+	spin_lock(&vl->lock);
+	if (write) {
+		r = virtio_mmio_write(&d->mmio, off, size, v32);
+		update_pending(vm);     /* a kick may have left work */
+	} else {
+		r = virtio_mmio_read(&d->mmio, off, size, &v32);
+	}
+	uint64_t bad = r ? ++d->bad_accesses : 0;
+	spin_unlock(&vl->lock);
+	if (!write)
+		*val = v32;             /* 0 for what the device refused */
+	/* 1st, 2nd, 4th, 8th...: a guest repeating a mistake cannot flood. */
+	if (bad && (bad & (bad - 1)) == 0)
+		log_info("vm %s: %s: %u-byte %s at offset %#x ignored (%lu so far)", vm->cfg->name, d->name,
+			 size, write ? "write" : "read", off, bad);
+	return 0;
+}
+
+void virtio_l0_poll(struct vm *vm)
+{
+	struct virtio_l0 *vl = vm->virtio;
+	if (!vl)
+		return;
+	spin_lock(&vl->lock);
+	for (unsigned i = 0; i < vl->count; i++)
+		if (vl->dev[i].blk.vd.work_pending)
+			virtio_dev_poll(&vl->dev[i].blk.vd);
+	update_pending(vm);
+	spin_unlock(&vl->lock);
+}
+
+void virtio_l0_report(const struct vm *vm)
+{
+	const struct virtio_l0 *vl = vm->virtio;
+	for (unsigned i = 0; vl && i < vl->count; i++) {
+		const struct virtio_l0_dev *d = &vl->dev[i];
+		const struct virtio_blk *b = &d->blk;
+		kprint("vm %s: %s: %lu kicks (%lu ignored), %lu interrupts, %lu requests "
+		       "(%lu KiB read, %lu KiB written, %lu IOERR, %lu UNSUPP), status %#x\n",
+		       vm->cfg->name, d->name, b->vd.kicks, b->vd.kicks_ignored, b->vd.interrupts,
+		       b->requests, b->bytes_read >> 10, b->bytes_written >> 10, b->ioerr, b->unsupp,
+		       b->vd.status);
+	}
+}
