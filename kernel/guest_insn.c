@@ -158,3 +158,10 @@ int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn)
 	}
 	return d ? GVA_GP : 0;
 }
+
+bool guest_rip_at_hlt(struct vcpu *v)
+{
+	uint8_t op;
+	unsigned bits = vcpu_ops->guest_cs_size(v);
+	return fetch_code(v, rip_linear(v, bits), &op, 1) && op == 0xf4;
+}

@@ -1,5 +1,6 @@
 #include <string.h>
 #include "kernel/vintr.h"
+#include "kernel/guest_insn.h"
 #include "kernel/vcpu.h"
 #include "kernel/log.h"
 #include "arch/x86/cpu.h"
@@ -274,6 +275,15 @@ void vintr_before_entry(struct vcpu *v)
 			v->halted = false;
 		if (!v->halted) {
 			if (vcpu_ops->irq_window_open(v)) {
+				/* An interrupt delivered just before a HLT would
+				 * return to it and halt for good (the STI; HLT
+				 * idiom).  Deliver it as the CPU does when it
+				 * wakes a HLT: after it.  That is what happens on
+				 * hardware, where STI's shadow covers the HLT; QEMU's
+				 * SVM was seen to let L0 inject right at the HLT
+				 * (docs/emulators.md). */
+				if (v->rflags & RFLAGS_IF && guest_rip_at_hlt(v))
+					v->rip += 1;
 				vcpu_ops->inject_irq(v, (uint8_t)vec);
 				vlapic_ack(&v->lapic, (uint8_t)vec);
 			} else {
