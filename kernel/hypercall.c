@@ -36,6 +36,8 @@ long hypercall(struct vcpu *v, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a
 	case HC_TRACE:
 		if (a1 == HC_TRACE_OFF || a1 == HC_TRACE_ON)
 			return trace_l0_set(vm, v, a1 == HC_TRACE_ON) ? HC_ERR_INVALID : 0;
+		if (a1 == HC_TRACE_READ)
+			return trace_l0_read(v, a2, a3);
 		if (a1 != HC_TRACE_DUMP)
 			return HC_ERR_INVALID;
 		trace_l0_dump_all();

@@ -20,6 +20,9 @@
 #define HC_TRACE_OFF    0  /* stop recording this VM's transitions */
 #define HC_TRACE_ON     1  /* record them in the trace ring of each CPU */
 #define HC_TRACE_DUMP   2  /* write every CPU's ring to L0's serial console, emptying it */
+#define HC_TRACE_READ   3  /* RCX = GPA of a buffer, RDX = its size: copy this VM's records
+                              from the calling CPU's ring (oldest first, the 48-byte records
+                              of docs/trace-format.md) without emptying it; returns how many */
 
 #define HC_ERR_INVALID  (-1L) /* unknown number or bad argument */
 #define HC_ERR_FAULT    (-2L) /* a GPA not in guest RAM */

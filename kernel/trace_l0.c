@@ -115,3 +115,23 @@ void trace_l0_flush(void)
 	for (unsigned p = 0; p < cpus_online; p++)
 		dump_ring(&trace_rings[p]);
 }
+
+long trace_l0_read(struct vcpu *v, uint64_t gpa, uint64_t size)
+{
+	const struct trace_ring *r = &trace_rings[v->pcpu];
+	if (!r->rec)
+		return 0;
+	uint64_t held = trace_ring_count(r), first = r->head - held;
+	long n = 0;
+	for (uint64_t i = first; i < r->head && (uint64_t)(n + 1) * TRACE_REC_SIZE <= size; i++) {
+		const struct trace_rec *rec = &r->rec[i & r->mask];
+		if (rec->vm != v->vm->id)
+			continue;
+		uint8_t packed[TRACE_REC_SIZE];
+		trace_rec_pack(rec, packed);
+		if (gmem_write(v->mem, gpa + (uint64_t)n * TRACE_REC_SIZE, packed, TRACE_REC_SIZE))
+			return HC_ERR_FAULT;
+		n++;
+	}
+	return n;
+}

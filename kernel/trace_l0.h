@@ -59,6 +59,12 @@ static inline void trace_reflect(struct vcpu *v, uint64_t reason, uint64_t info)
 		trace_l0_put(v, TRACE_REFLECT, reason, info, v->rip, 0);
 }
 
+/* HC_TRACE_READ: copy the records of v's VM held in its CPU's ring into
+ * the guest buffer at gpa (through v's memory, never L0's), packed, oldest
+ * first; records of other VMs are skipped (a guest sees only its own).
+ * Returns the number copied, or HC_ERR_FAULT. */
+long trace_l0_read(struct vcpu *v, uint64_t gpa, uint64_t size);
+
 /* The run loop, before it runs v on this CPU: record while v's VM is traced. */
 void trace_l0_select(struct vcpu *v);
 

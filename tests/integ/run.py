@@ -239,7 +239,7 @@ SCENARIOS = [
     Scenario("nested-trace", "qemu", "mb1", cfg="nested-trace.cfg", timeout=180,
              modules=["build/guests/svmhv.elf", "build/guests/cpu.elf", "build/guests/trace_hc.elf"],
              expect=[r"\[l2-traced\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-traced ended: status 1 ",
-                     r"\[hc-trace\] SUMMARY: 4 passed, 0 failed", r"vm hc-trace ended: status 1 ",
+                     r"\[hc-trace\] SUMMARY: 5 passed, 0 failed", r"vm hc-trace ended: status 1 ",
                      r"NTRACE v1 begin cpu=\d+ count=[1-9]\d* dropped=\d+ [0-9a-f]{8}\n",
                      r"vm l2-traced: vCPU 0: L1: \d+ exits:.* NESTED=",
                      r"vm l2-traced: vCPU 0: L2: \d+ exits:.* IO=\d+.* NESTED="],
@@ -249,7 +249,7 @@ SCENARIOS = [
                      r"^\s+0\s+0\s+L1 svm\s+0x80\s+VMRUN\s+[1-9]\d*$",     # vm 0 = l2-traced, by level
                      r"^\s+0\s+0\s+L2 svm\s+0x72\s+CPUID\s+[1-9]\d*$",
                      r"^\s+1\s+0\s+L1 svm\s+0x72\s+CPUID\s+10$",           # vm 1 = hc-trace: on..dump
-                     r"^\s+1\s+0\s+L1 svm\s+0x81\s+VMMCALL\s+2$",
+                     r"^\s+1\s+0\s+L1 svm\s+0x81\s+VMMCALL\s+3$",
                      r"^Nested exit anatomy",
                      r"^\s+L2 svm\s+0x(72|81)\s+(CPUID|VMMCALL)\s+[1-9]\d*(\s+\d+){4}\s+\d+\.\d\d$"])]),
     # Nested VMX end to end: vmxhv (tests/guests/vmxhv.c) runs the test guests as L2 with EPT12.
