@@ -119,6 +119,10 @@ struct vcpu {
 	void *arch;             /* backend state (struct svm_vcpu / struct vmx_vcpu) */
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats; /* exits by kind, all levels and per level */
+	/* Exits by level and the vendor's raw exit code (SVM EXITCODE, VMX
+	 * basic reason): a small open-addressed table per level, printed
+	 * when the VM ends (kernel/vm.c). */
+	struct { uint32_t reason, count; } by_reason[HC_EXIT_LEVELS][32];
 	unsigned teach_steps;   /* teaching trace: transitions told (kernel/teach.c) */
 	unsigned teach_seen_count;
 	uint64_t teach_seen[16]; /* exit codes L0 kept that were explained once */

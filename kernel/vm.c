@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "kernel/vm.h"
+#include "kernel/exit_names.h"
 #include "kernel/boot_modules.h"
 #include "kernel/log.h"
 #include "kernel/guest_load.h"
@@ -56,6 +57,29 @@ static void format_kinds(char *line, size_t size, int n, const unsigned long lon
 			n += snprintf(line + n, size - (size_t)n, " %s=%llu", exit_kind_names[k], by_kind[k]);
 }
 
+/* Exits by level and raw code, named by the vendor's manual (the same
+ * names as tools/nestor-trace): "L2 by reason: CPUID(0x72)=10010 ...". */
+static void print_reasons(struct vm *vm, unsigned i)
+{
+	const struct vcpu *v = &vm->vcpu[i];
+	for (unsigned l = 0; l < HC_EXIT_LEVELS; l++) {
+		char line[400], name[32];
+		int n = snprintf(line, sizeof(line), "vm %s: vCPU %u: L%u by exit reason:", vm->cfg->name, i, l + 1);
+		int start = n;
+		for (unsigned k = 0; k < 32 && n < (int)sizeof(line) - 48; k++) {
+			uint32_t code = v->by_reason[l][k].reason;
+			if (!v->by_reason[l][k].count)
+				continue;
+			const char *nm = vcpu_ops == &svm_ops ? svm_exit_name(code, name, sizeof(name))
+							      : vmx_exit_reason_name(code & 0xffff);
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " %s(%#x)=%u", nm ? nm : "?", code,
+				      v->by_reason[l][k].count);
+		}
+		if (n > start)
+			kprint("%s\n", line);
+	}
+}
+
 void vm_print_exit_table(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
@@ -75,6 +99,7 @@ void vm_print_exit_table(struct vm *vm)
 				kprint("%s\n", line);
 			}
 		}
+		print_reasons(vm, i);
 		char costs[1024];
 		if (exit_cost_format(&vm->vcpu[i].costs, exit_kind_names, costs, sizeof(costs))) {
 			kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n",
