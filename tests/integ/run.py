@@ -641,13 +641,18 @@ def run_bench(only=None):
             # IPI ping-pong between two vCPUs, one per physical CPU; deterministic
             # modes only (docs/benchmarks.md, "Found by these benchmarks")
             ("qemu", "insns", icount, "l1", BENCH_IPI_CFG, "bench.elf"),
-            ("bochs", "insns", None, "l1", BENCH_IPI_CFG, "bench.elf")]
+            ("bochs", "insns", None, "l1", BENCH_IPI_CFG, "bench.elf"),
+            # CPUID through the guest hypervisor svmhv, at L2 and at L3 (svmhv
+            # running svmhv): exit multiplication level by level
+            ("qemu", "insns", icount, "l2", "bench-l2-svm.cfg", "svmhv.elf+bench.elf", "_via_svmhv"),
+            ("qemu", "insns", icount, "l3", "bench-l3-svm.cfg", "svmhv.elf+bench.elf", "_via_svmhv")]
     for emulator, mode, extra, level, cfg, guest, *variant in runs:
         variant = "".join(variant)
         if only and level not in only.split(","):
             continue
         sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=cfg,
-                      cpus=2 if cfg == BENCH_IPI_CFG else 1, timeout=BENCH_TIMEOUT, modules=[f"build/guests/{guest}"])
+                      cpus=2 if cfg == BENCH_IPI_CFG else 1, timeout=BENCH_TIMEOUT,
+                      modules=[f"build/guests/{g}" for g in guest.split("+")])
         d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}" + ("-ipi" if cfg == BENCH_IPI_CFG else ""))
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
