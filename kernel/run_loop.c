@@ -68,7 +68,7 @@ static void run_vcpu(struct vcpu *v)
 		v->long_mode_cr3 = 0;
 	}
 	uint64_t exited = 0;
-	unsigned last_kind = 0;
+	unsigned last_kind = 0, last_level = 1;
 	trace_l0_select(v);
 	while (v->vm->state == VM_RUNNING) {
 		/* The guest must come back by its next virtual-timer event and,
@@ -82,7 +82,7 @@ static void run_vcpu(struct vcpu *v)
 			return;
 		uint64_t now = rdtsc();
 		if (exited)
-			exit_cost_record(&v->costs, last_kind, now - exited);
+			exit_cost_record(&v->costs[exit_level(last_level)], last_kind, now - exited);
 		uint64_t d = vintr_next_deadline(v);
 		if (d < v->run_until)
 			v->run_until = d;
@@ -95,6 +95,7 @@ static void run_vcpu(struct vcpu *v)
 		vcpu_ops->vcpu_run(v, &exit);
 		exited = v->exit_tsc; /* includes the backend's own work (nested transitions) */
 		last_kind = exit.kind;
+		last_level = level;
 		exit.level = level;   /* the level that ran: nested code may have switched since */
 		bool go_on = handle_exit(v, &exit);
 		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))
