@@ -164,10 +164,13 @@ struct vm {
 	struct spinlock lock;
 };
 
-/* A level's index in the per-level arrays of struct hc_exit_stats (L1: 0). */
+/* A level's index in the per-level arrays of struct hc_exit_stats (L1: 0;
+ * anything deeper than the last row counts in the last row). */
 static inline unsigned exit_level(unsigned level)
 {
-	return level - 1 < HC_EXIT_LEVELS ? level - 1 : 0;
+	if (level == 0)
+		return 0;
+	return level - 1 < HC_EXIT_LEVELS ? level - 1 : HC_EXIT_LEVELS - 1;
 }
 
 /* kernel/exits.c: the common exit handlers; returns false when the vCPU
