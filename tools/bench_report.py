@@ -34,7 +34,7 @@ PLOT_GROUPS = [
     ("hypercall", {"l1": "hypercall", "l2": "hypercall_by_l1"}),
     ("cpuid_by_l0", {"l2": "cpuid_by_l0"}),
     ("pio", {"l1": "pio", "l2": "pio_by_l0"}),
-    ("mmio", {"l1": "mmio"}),
+    ("mmio", {"l1": "mmio", "l2": "mmio_by_l0"}),
     ("rdmsr", {"l1": "rdmsr", "l2": "rdmsr_by_l0"}),
     ("first_touch", {"l1": "first_touch", "l2": "first_touch"}),
     ("hlt_timer", {"l1": "hlt_timer"}),
