@@ -398,8 +398,11 @@ def run_qemu(sc, d, serial):
            "-m", f"{sc.memory_mb}M", "-display", "none", "-no-reboot", "-net", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-serial", f"file:{serial}", "-monitor", "none"]
-    if os.environ.get("NESTOR_QEMU_LOG"):   # debugging: QEMU's view of resets and guest errors
-        cmd += ["-d", os.environ["NESTOR_QEMU_LOG"], "-D", os.path.join(d, "qemu.log")]
+    # QEMU's view of resets, always on (it logs only at power-on and on a
+    # reset or triple fault): a machine that ends without Nestor's result
+    # line then says why (docs/emulators.md, "intermittent reset").
+    # NESTOR_QEMU_LOG adds more (e.g. "cpu_reset,guest_errors,int").
+    cmd += ["-d", os.environ.get("NESTOR_QEMU_LOG") or "cpu_reset", "-D", os.path.join(d, "qemu.log")]
     if sc.boot == "mb1":
         cmd += ["-kernel", ELF, "-append", ("exit=qemu " + sc.cmdline).strip()]
         if files:
@@ -553,6 +556,14 @@ def run_scenario(sc, keep=False):
         problems.append(f"timed out after {sc.timeout} s")
     if ended != sc.result:
         problems.append(f"result line: want 'run ends: {sc.result}', got {ended or 'none'}")
+        qlog = os.path.join(d, "qemu.log")
+        if not ended and os.path.exists(qlog):
+            with open(qlog, errors="replace") as f:
+                q = f.read()
+            why = [l for l in q.splitlines() if re.search(r"triple fault|shutdown|reset request", l, re.I)]
+            problems.append(f"qemu.log: {q.count('CPU Reset')} CPU reset dump(s); "
+                            + ("; ".join(why[-3:]) if why else "no triple fault logged")
+                            + f" (full log {os.path.relpath(qlog, ROOT)})")
     if not timed_out and statuses.get(status) != sc.result:
         problems.append(f"emulator exit status {status} (want the {sc.result} status)")
     for rx in sc.expect:
