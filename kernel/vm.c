@@ -154,12 +154,6 @@ void vm_end(struct vm *vm, int status, const char *why)
 		vintr_kick(&vm->vcpu[i]);
 }
 
-static uint64_t alloc_table(void *ctx)
-{
-	(void)ctx;
-	return frame_alloc_pages(1, 0);
-}
-
 /* What a PC guest finds besides RAM: ACPI tables in the BIOS area (where
  * an OS scans for "RSD PTR ", ACPI 6.5 5.2.5.1) and fw_cfg. */
 #define GUEST_ACPI_GPA 0xf0000u
@@ -199,7 +193,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 	}
 	gmem_init(&vm->mem);
 	if (gmem_add(&vm->mem, 0, vm->ram_size, GMEM_RAM, vm->ram_hpa, 0) ||
-	    s2pt_init(&vm->s2, vcpu_ops == &vmx_ops ? S2_EPT : S2_NPT, alloc_table, NULL,
+	    s2pt_init(&vm->s2, vcpu_ops == &vmx_ops ? S2_EPT : S2_NPT, frame_table_alloc, NULL,
 		      vcpu_ops == &vmx_ops ? (bool)((cpu_caps.vmx_ept_vpid >> 17) & 1) : (bool)cpu_caps.has_1g_pages) ||
 	    s2pt_build_from_gmem(&vm->s2, &vm->mem)) {
 		log_err("vm %s: cannot build its memory map / nested page tables", cfg->name);

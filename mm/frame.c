@@ -56,6 +56,23 @@ void frame_free_pages(uint64_t pa, uint64_t count)
 		log_err("frame: bad free of %lu frames at %#lx", count, pa);
 }
 
+uint64_t frame_table_alloc(void *ctx)
+{
+	(void)ctx;
+	return frame_alloc_pages(1, 0);
+}
+
+void frame_table_free(void *ctx, uint64_t hpa)
+{
+	(void)ctx;
+	frame_free_pages(hpa, 1);
+}
+
+void *frame_alloc_bytes(uint64_t size)
+{
+	return (void *)frame_alloc_pages((size + PAGE_SIZE - 1) / PAGE_SIZE, 0);
+}
+
 uint64_t frame_free_bytes(void)
 {
 	return pool.free * PAGE_SIZE;

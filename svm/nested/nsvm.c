@@ -74,23 +74,6 @@ static struct vcpu *asid02_owner[MAX_CPUS];
 
 static struct nsvm_vcpu *nested_of(struct vcpu *v) { return ((struct svm_vcpu *)v->arch)->nested; }
 
-static uint64_t table_alloc(void *ctx)
-{
-	(void)ctx;
-	return frame_alloc_pages(1, 0);
-}
-
-static void table_free(void *ctx, uint64_t hpa)
-{
-	(void)ctx;
-	frame_free_pages(hpa, 1);
-}
-
-static void *alloc_bytes(size_t size)
-{
-	return (void *)frame_alloc_pages((size + PAGE_SIZE - 1) / PAGE_SIZE, 0);
-}
-
 /* ASID02: one per VM, beside the VMs' own ASIDs (kernel/vm.c: id + 1).
  * With too few ASIDs, L2 shares its VM's and every switch flushes. */
 static uint32_t asid02_of(const struct vm *vm)
@@ -127,7 +110,7 @@ static void set_gif(struct vcpu *v, bool on)
 static void npt02_zap(struct nsvm_vcpu *n, struct npt02 *t)
 {
 	if (t->t.tables > 1)
-		s2pt_clear(&t->t, table_free);
+		s2pt_clear(&t->t, frame_table_free);
 	t->live = false;
 	n->l2_view.gen++;   /* what was read through L2's view may be stale */
 	n->stats.npt02_zaps++;
@@ -197,17 +180,17 @@ static bool l2_xlate(void *ctx, uint64_t gpa, struct gmem_range *out)
 
 int nsvm_vcpu_init(struct vcpu *v, struct svm_vcpu *s)
 {
-	struct nsvm_vcpu *n = alloc_bytes(sizeof(*n));
+	struct nsvm_vcpu *n = frame_alloc_bytes(sizeof(*n));
 	if (!n)
 		return -1;
 	n->v = v;
-	n->vmcb02 = alloc_bytes(PAGE_SIZE);
-	n->vmcb12 = alloc_bytes(PAGE_SIZE);
-	n->msrpm02 = alloc_bytes(NSVM_MSRPM_SIZE);
+	n->vmcb02 = frame_alloc_bytes(PAGE_SIZE);
+	n->vmcb12 = frame_alloc_bytes(PAGE_SIZE);
+	n->msrpm02 = frame_alloc_bytes(NSVM_MSRPM_SIZE);
 	if (!n->vmcb02 || !n->vmcb12 || !n->msrpm02)
 		return -1;
 	for (unsigned i = 0; i < NPT02_SLOTS; i++)
-		if (s2pt_init(&n->npt02[i].t, S2_NPT, table_alloc, NULL, cpu_caps.has_1g_pages))
+		if (s2pt_init(&n->npt02[i].t, S2_NPT, frame_table_alloc, NULL, cpu_caps.has_1g_pages))
 			return -1;
 	memcpy(n->msrpm02, (const void *)svm_msrpm_pa, NSVM_MSRPM_SIZE);
 	gmem_init(&n->l2_mem);

@@ -302,23 +302,6 @@ static void snapshot_fast(struct vmcs_image *img)
 
 static struct nvmx_vcpu *nested_of(struct vcpu *v) { return ((struct vmx_vcpu *)v->arch)->nested; }
 
-static uint64_t table_alloc(void *ctx)
-{
-	(void)ctx;
-	return frame_alloc_pages(1, 0);
-}
-
-static void table_free(void *ctx, uint64_t hpa)
-{
-	(void)ctx;
-	frame_free_pages(hpa, 1);
-}
-
-static void *alloc_bytes(size_t size)
-{
-	return (void *)frame_alloc_pages((size + PAGE_SIZE - 1) / PAGE_SIZE, 0);
-}
-
 /* VPID02: one per VM, beside the VMs' own (kernel/vm.c: id + 1). */
 static uint16_t vpid02_of(const struct vm *vm) { return (uint16_t)(CFG_MAX_VMS + 1 + vm->id); }
 
@@ -339,7 +322,7 @@ static void invept_all(void)
 static void ept02_zap(struct nvmx_vcpu *n, struct ept02 *t)
 {
 	if (t->t.tables > 1)
-		s2pt_clear(&t->t, table_free);
+		s2pt_clear(&t->t, frame_table_free);
 	n->l2_view.gen++;   /* what was read through L2's view may be stale */
 	n->stats.ept02_zaps++;
 	invept_all();
@@ -416,21 +399,21 @@ int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
 		shadowing_setup();
 		adv_ready = true;
 	}
-	struct nvmx_vcpu *n = alloc_bytes(sizeof(*n));
+	struct nvmx_vcpu *n = frame_alloc_bytes(sizeof(*n));
 	if (!n)
 		return -1;
 	n->v = v;
 	n->vmcs02_pa = frame_alloc_pages(1, 0);
-	n->v01 = alloc_bytes(sizeof(*n->v01));
-	n->v02 = alloc_bytes(sizeof(*n->v02));
-	n->next02 = alloc_bytes(sizeof(*n->next02));
-	n->io_a = alloc_bytes(VMCS02_BITMAP_SIZE);
-	n->io_b = alloc_bytes(VMCS02_BITMAP_SIZE);
-	n->msr = alloc_bytes(VMCS02_BITMAP_SIZE);
+	n->v01 = frame_alloc_bytes(sizeof(*n->v01));
+	n->v02 = frame_alloc_bytes(sizeof(*n->v02));
+	n->next02 = frame_alloc_bytes(sizeof(*n->next02));
+	n->io_a = frame_alloc_bytes(VMCS02_BITMAP_SIZE);
+	n->io_b = frame_alloc_bytes(VMCS02_BITMAP_SIZE);
+	n->msr = frame_alloc_bytes(VMCS02_BITMAP_SIZE);
 	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->next02 || !n->io_a || !n->io_b || !n->msr)
 		return -1;
 	for (unsigned i = 0; i < EPT02_SLOTS; i++)
-		if (s2pt_init(&n->ept02[i].t, S2_EPT, table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
+		if (s2pt_init(&n->ept02[i].t, S2_EPT, frame_table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
 			return -1;
 	*(uint32_t *)n->vmcs02_pa = (uint32_t)(vmx_hw_caps()->basic & 0x7fffffff);
 	memset(n->msr, 0xff, VMCS02_BITMAP_SIZE);   /* the sparse merge edits only L0's passed MSRs */
