@@ -51,87 +51,11 @@ __asm__(".text\n"
 	".globl l2_vmmcall_loop\nl2_vmmcall_loop:\n\tvmmcall\n\tjmp l2_vmmcall_loop\n"
 	".globl l2_cpuid_loop\nl2_cpuid_loop:\n\tcpuid\n\tjmp l2_cpuid_loop\n");
 
-/* L2 in C (flat, CPL 0, IF = 0): time BATCH CPUIDs that L0 answers. */
-static volatile uint64_t l2_best;
-static void l2_cpuid_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++)
-			cpuid(0, 0);
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmmcall" ::: "memory");
-}
+#define L2_BENCH_EXIT "vmmcall"
+#include "tests/guests/rt/l2_bench.h"
 
-/* The same for the other operations L0 answers; each ends in VMMCALL. */
-static void l2_pio_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++)
-			outb(0x3ff, (uint8_t)k);
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmmcall" ::: "memory");
-}
-
-/* An L2 read of 0xd0000000, a hole in L1's physical map that L1 maps
- * through to L2 (identity): L0 decodes the load at L2's RIP (through L2's
- * paging) and answers it as unclaimed MMIO, as at L1 (bench.c's mmio). */
-static void l2_mmio_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++)
-			(void)*(volatile uint32_t *)0xd0000000ull;
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmmcall" ::: "memory");
-}
-
-static void l2_rdmsr_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++) {
-			uint64_t v;
-			rdmsr_safe(0x277, &v);
-		}
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmmcall" ::: "memory");
-}
-
-/* ft_rounds = 0: a warm-up that fills NPT02 for L2's code, stack and
- * data (and L1's page tables, which L2's walks read) and touches nothing. */
-static volatile int ft_rounds;
-static void l2_touch_timed(void)
-{
-	for (int r = 0; r < ft_rounds; r++) {
-		volatile uint64_t *p = (volatile uint64_t *)(ft_area + (uint64_t)r * FT_PAGES * 4096);
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < FT_PAGES; k++, p += 512)
-			*p = 1;
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmmcall" ::: "memory");
-}
+/* A CPUID L1 does not intercept, which L0 answers (on SVM it may). */
+L2_TIMED(l2_cpuid_timed, cpuid(0, 0))
 
 /* Identity NPT12 over 4 GiB in 2 MiB pages, ft_area in 4 KiB pages; every
  * entry user and writable (nested accesses are user accesses, 15.25.5);

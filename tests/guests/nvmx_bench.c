@@ -64,72 +64,8 @@ __asm__(".text\n"
 	".globl l2_vmcall_loop\nl2_vmcall_loop:\n\tvmcall\n\tjmp l2_vmcall_loop\n"
 	".globl l2_cpuid_loop\nl2_cpuid_loop:\n\txor %eax, %eax\n\tcpuid\n\tjmp l2_cpuid_loop\n");
 
-/* L2 in C (flat, CPL 0, IF = 0): time BATCH OUTs that L0 answers. */
-static volatile uint64_t l2_best;
-static void l2_pio_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++)
-			outb(0x3ff, (uint8_t)k);
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmcall" ::: "memory");
-}
-
-/* An L2 read of 0xd0000000, a hole in L1's physical map that L1 maps
- * through to L2 (identity): L0 decodes the load at L2's RIP (through L2's
- * paging) and answers it as unclaimed MMIO, as at L1 (bench.c's mmio). */
-static void l2_mmio_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++)
-			(void)*(volatile uint32_t *)0xd0000000ull;
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmcall" ::: "memory");
-}
-
-static void l2_rdmsr_timed(void)
-{
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < BATCH; k++) {
-			uint64_t v;
-			rdmsr_safe(0x277, &v);
-		}
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmcall" ::: "memory");
-}
-
-/* ft_rounds = 0: a warm-up that fills EPT02 for L2's code, stack, data and
- * L1's page tables (which L2's walks read), touching nothing else. */
-static volatile int ft_rounds;
-static void l2_touch_timed(void)
-{
-	for (int r = 0; r < ft_rounds; r++) {
-		volatile uint64_t *p = (volatile uint64_t *)(ft_area + (uint64_t)r * FT_PAGES * 4096);
-		uint64_t t0 = rdtsc();
-		for (int k = 0; k < FT_PAGES; k++, p += 512)
-			*p = 1;
-		uint64_t t = rdtsc() - t0;
-		if (t < l2_best)
-			l2_best = t;
-	}
-	for (;;)
-		__asm__ volatile("vmcall" ::: "memory");
-}
+#define L2_BENCH_EXIT "vmcall"
+#include "tests/guests/rt/l2_bench.h"
 
 /* The identity EPT again, with ft_area's 2 MiB pages split into 4 KiB
  * ones (RWX, WB: SDM 29.3.2, 29.3.7); no accessed/dirty flags (EPTP bit 6
