@@ -6,11 +6,8 @@ static unsigned log2_bucket(uint64_t v)
 	return v ? 63u - (unsigned)__builtin_clzll(v) : 0;
 }
 
-void exit_cost_record(struct exit_costs *c, unsigned kind, uint64_t ticks)
+void exit_cost_add(struct exit_cost *e, uint64_t ticks)
 {
-	if (kind >= EXIT_KIND_COUNT)
-		return;
-	struct exit_cost *e = &c->by_kind[kind];
 	if (!e->count || ticks < e->min)
 		e->min = ticks;
 	if (ticks > e->max)
@@ -19,6 +16,12 @@ void exit_cost_record(struct exit_costs *c, unsigned kind, uint64_t ticks)
 	e->sum += ticks;
 	unsigned b = log2_bucket(ticks);
 	e->bucket[b < EXIT_COST_BUCKETS ? b : EXIT_COST_BUCKETS - 1]++;
+}
+
+void exit_cost_record(struct exit_costs *c, unsigned kind, uint64_t ticks)
+{
+	if (kind < EXIT_KIND_COUNT)
+		exit_cost_add(&c->by_kind[kind], ticks);
 }
 
 uint64_t exit_cost_percentile(const struct exit_cost *c, unsigned p)

@@ -21,6 +21,8 @@ struct exit_costs {
 	struct exit_cost by_kind[EXIT_KIND_COUNT];
 };
 
+/* One more cost in one histogram. */
+void exit_cost_add(struct exit_cost *e, uint64_t ticks);
 void exit_cost_record(struct exit_costs *c, unsigned kind, uint64_t ticks);
 /* The upper bound of the bucket holding the p-th percentile (0-100). */
 uint64_t exit_cost_percentile(const struct exit_cost *c, unsigned p);

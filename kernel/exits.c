@@ -127,20 +127,6 @@ static bool handle_hypercall(struct vcpu *v, struct vm_exit *e)
 	return advance(v, e);
 }
 
-/* One more exit of this raw code at this level (vcpu.h by_reason): the
- * slot the code hashes to, or the next free one; a full table drops it. */
-static void count_reason(struct vcpu *v, unsigned level, uint32_t reason)
-{
-	unsigned h = (reason ^ (reason >> 5)) & 31;
-	for (unsigned i = 0; i < 32; i++, h = (h + 1) & 31) {
-		if (v->by_reason[level][h].count && v->by_reason[level][h].reason != reason)
-			continue;
-		v->by_reason[level][h].reason = reason;
-		v->by_reason[level][h].count++;
-		return;
-	}
-}
-
 bool handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	unsigned l = exit_level(e->level);
@@ -148,7 +134,8 @@ bool handle_exit(struct vcpu *v, struct vm_exit *e)
 	v->stats.by_kind[e->kind]++;
 	v->stats.level_total[l]++;
 	v->stats.by_level[l][e->kind]++;
-	count_reason(v, l, (uint32_t)e->reason);
+	if (v->reasons)
+		exit_reasons_on_exit(v->reasons, e->level, (uint32_t)e->reason, v->exit_tsc);
 	switch (e->kind) {
 	case EXIT_CPUID:
 		return handle_cpuid(v, e);

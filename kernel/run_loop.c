@@ -92,6 +92,8 @@ static void run_vcpu(struct vcpu *v)
 		if (v->run_until != UINT64_MAX && v->run_until < now + min_run_ticks)
 			v->run_until = now + min_run_ticks;
 		uint8_t level = v->level;
+		if (v->reasons)
+			exit_reasons_on_entry(v->reasons, level, rdtsc());
 		vcpu_ops->vcpu_run(v, &exit);
 		exited = v->exit_tsc; /* includes the backend's own work (nested transitions) */
 		last_kind = exit.kind;

@@ -10,6 +10,7 @@
 #include "kernel/config.h"
 #include "kernel/hypercall.h"
 #include "kernel/exit_cost.h"
+#include "kernel/exit_reasons.h"
 #include "kernel/guest_insn.h"
 #include "kernel/spinlock.h"
 #include "mm/gmem.h"
@@ -120,9 +121,9 @@ struct vcpu {
 	uint8_t fpu[512] __attribute__((aligned(16)));  /* guest FXSAVE area */
 	struct hc_exit_stats stats; /* exits by kind, all levels and per level */
 	/* Exits by level and the vendor's raw exit code (SVM EXITCODE, VMX
-	 * basic reason): a small open-addressed table per level, printed
-	 * when the VM ends (kernel/vm.c). */
-	struct { uint32_t reason, count; } by_reason[HC_EXIT_LEVELS][32];
+	 * basic reason), each with its L0 cost histogram, and the split of
+	 * reflected exits (kernel/exit_reasons.c); printed when the VM ends. */
+	struct exit_reasons *reasons;
 	unsigned teach_steps;   /* teaching trace: transitions told (kernel/teach.c) */
 	unsigned teach_seen_count;
 	uint64_t teach_seen[16]; /* exit codes L0 kept that were explained once */

@@ -57,26 +57,41 @@ static void format_kinds(char *line, size_t size, int n, const unsigned long lon
 			n += snprintf(line + n, size - (size_t)n, " %s=%llu", exit_kind_names[k], by_kind[k]);
 }
 
+static const char *name_exit_code(uint32_t code, char *buf, size_t len)
+{
+	return vcpu_ops == &svm_ops ? svm_exit_name(code, buf, len) : vmx_exit_reason_name(code & 0xffff);
+}
+
+/* Prints a multi-line text a line at a time (kprint takes up to 511 bytes). */
+static void print_lines(char *text, const char *prefix)
+{
+	for (char *p = text, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = 0;
+		kprint("%s%s\n", prefix, p);
+		if (!nl)
+			break;
+	}
+}
+
 /* Exits by level and raw code, named by the vendor's manual (the same
- * names as tools/nestor-trace): "L2 by reason: CPUID(0x72)=10010 ...". */
+ * names as tools/nestor-trace), with L0's cost of each and, for exits
+ * reflected to L1, their split (kernel/exit_reasons.h). */
 static void print_reasons(struct vm *vm, unsigned i)
 {
 	const struct vcpu *v = &vm->vcpu[i];
+	static char text[16384];   /* vm_print_exit_table runs on one CPU at the end */
+	char prefix[64];
+	if (!v->reasons)
+		return;
 	for (unsigned l = 0; l < HC_EXIT_LEVELS; l++) {
-		char line[400], name[32];
-		int n = snprintf(line, sizeof(line), "vm %s: vCPU %u: L%u by exit reason:", vm->cfg->name, i, l + 1);
-		int start = n;
-		for (unsigned k = 0; k < 32 && n < (int)sizeof(line) - 48; k++) {
-			uint32_t code = v->by_reason[l][k].reason;
-			if (!v->by_reason[l][k].count)
-				continue;
-			const char *nm = vcpu_ops == &svm_ops ? svm_exit_name(code, name, sizeof(name))
-							      : vmx_exit_reason_name(code & 0xffff);
-			n += snprintf(line + n, sizeof(line) - (size_t)n, " %s(%#x)=%u", nm ? nm : "?", code,
-				      v->by_reason[l][k].count);
-		}
-		if (n > start)
-			kprint("%s\n", line);
+		if (!exit_reasons_format(v->reasons, l + 1, name_exit_code, text, sizeof(text)))
+			continue;
+		kprint("vm %s: vCPU %u: L%u by exit reason (L0 cost in TSC ticks, exit to re-entry):\n",
+		       vm->cfg->name, i, l + 1);
+		snprintf(prefix, sizeof(prefix), "vm %s: vCPU %u: L%u: ", vm->cfg->name, i, l + 1);
+		print_lines(text, prefix);
 	}
 }
 
@@ -111,16 +126,7 @@ void vm_print_exit_table(struct vm *vm)
 			else
 				kprint("vm %s: vCPU %u: L%u: L0 cost per exit in TSC ticks (exit to re-entry):\n",
 				       vm->cfg->name, i, l + 1);
-			/* line by line: kprint takes up to 511 bytes at a time */
-			for (char *p = costs, *nl; *p; p = nl + 1) {
-				nl = strchr(p, '\n');
-				if (!nl) {
-					kprint("%s\n", p);
-					break;
-				}
-				*nl = 0;
-				kprint("%s\n", p);
-			}
+			print_lines(costs, "");
 		}
 		if (vcpu_ops->report)
 			vcpu_ops->report(&vm->vcpu[i]);
@@ -280,6 +286,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 		v->mem = &vm->mem;
 		v->index = i;
 		v->level = 1;
+		/* exits by raw reason: some 64 KiB a vCPU, so not in struct vcpu */
+		v->reasons = frame_alloc_bytes(sizeof(*v->reasons));
+		if (v->reasons)
+			memset(v->reasons, 0, sizeof(*v->reasons));
 		if (vcpu_ops->vcpu_create(v)) {
 			log_err("vm %s: cannot create vCPU %u", cfg->name, i);
 			return -1;

@@ -37,7 +37,7 @@ PLOT_GROUPS = [
     ("mmio", {"l1": "mmio", "l2": "mmio_by_l0"}),
     ("rdmsr", {"l1": "rdmsr", "l2": "rdmsr_by_l0"}),
     ("first_touch", {"l1": "first_touch", "l2": "first_touch"}),
-    ("hlt_timer", {"l1": "hlt_timer"}),
+    ("hlt_timer", {"l1": "hlt_timer", "l2": "hlt_timer_by_l0"}),
     ("ipi", {"l1": "ipi"}),
 ]
 SERIES = [("svm", "l1", "#9ecae1"), ("svm", "l2", "#2171b5"), ("vmx", "l1", "#fdae6b"), ("vmx", "l2", "#d94801")]
@@ -51,7 +51,7 @@ def collect(results):
     for name, value, _unit in results:
         per_req = name.endswith(("_insns_per_req", "_l0_exits_per_req", "_ns_per_req"))
         m = NAME_RE.match(name[:-len("_per_req")] if per_req else name)
-        if not m or name.endswith(("_reqs_per_s", "_irqs_per_req", "_bytes_per_exit")):
+        if not m or "_split_" in name or name.endswith(("_reqs_per_s", "_irqs_per_req", "_bytes_per_exit")):
             continue
         vendor, level, op, variant, metric = m.groups()
         if per_req:

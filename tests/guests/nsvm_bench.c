@@ -19,7 +19,10 @@
  *                  paging on: L1's NPT12 maps them with 4 KiB pages, so
  *                  each costs L0 one #NPF and an NPT02 fill (the
  *                  composition of npt_compose.c) without involving L1;
- *                  measured inside L2, per page.
+ *                  measured inside L2, per page;
+ *   hlt_timer_by_l0  L2 arms the LAPIC timer, HLTs and takes the
+ *                  interrupt, which L1 lets through (rt/l2_bench.h): L0
+ *                  halts the vCPU at L2 and injects into vmcb02.
  *
  * and L0 exits per operation from the exit-statistics hypercall (the
  * floor for an exit L1 handles is 2: L2's exit and L1's VMRUN).  Lines:
@@ -127,6 +130,11 @@ static void timed_by_l2(const char *op, void (*l2)(void), uint64_t ncr3, uint64_
 			uint32_t khz)
 {
 	svm_l1_flat_vmcb(&vmcb, (uint64_t)l2, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
+	/* L1's GDT and IDT: an interrupt L2 takes runs L1's handlers */
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
+	__asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+	vmcb.save.gdtr = (struct vmcb_seg){ 0, 0, gdtr.limit, gdtr.base };
+	vmcb.save.idtr = (struct vmcb_seg){ 0, 0, idtr.limit, idtr.base };
 	vmcb.ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
 	if (ncr3) {
 		vmcb.ctl.np_enable = 1;
@@ -173,4 +181,10 @@ void guest_main(void)
 	timed_by_l2(NULL, l2_touch_timed, ncr3, 1, 1, khz);       /* warm up */
 	ft_rounds = ROUNDS;
 	timed_by_l2("first_touch", l2_touch_timed, ncr3, FT_PAGES, (uint64_t)ROUNDS * FT_PAGES, khz);
+	if (l2_hlt_timer_prepare(true)) {
+		timed_by_l2("hlt_timer_by_l0", l2_hlt_timer_timed, 0, L2_HT_BATCH, (uint64_t)ROUNDS * L2_HT_BATCH, khz);
+		l2_hlt_timer_prepare(false);
+	} else {
+		rt_check(false, "hlt_timer_by_l0", "no x2APIC or TSC deadline in CPUID");
+	}
 }

@@ -23,7 +23,10 @@
  *                  EPT12 maps them with 4 KiB pages (the identity EPT uses
  *                  2 MiB ones), so each costs L0 one EPT violation and an
  *                  EPT02 fill (ept_compose.c) without involving L1; timed
- *                  inside L2, per page.
+ *                  inside L2, per page;
+ *   hlt_timer_by_l0  L2 arms the LAPIC timer, HLTs and takes the
+ *                  interrupt, which L1 lets through (rt/l2_bench.h): L0
+ *                  halts the vCPU at L2 and injects the interrupt into it.
  *
  * Per operation it prints
  *   BENCHRAW vmx <op> <ticks per op> <L0 exits per op x100> <TSC kHz>
@@ -210,5 +213,11 @@ void guest_main(void)
 		timed_by_l2(NULL, l2_touch_timed, p, 1, 1, khz);      /* warm up */
 		ft_rounds = ROUNDS;
 		timed_by_l2("first_touch", l2_touch_timed, p, FT_PAGES, (uint64_t)ROUNDS * FT_PAGES, khz);
+	}
+	if (l2_hlt_timer_prepare(true)) {
+		timed_by_l2("hlt_timer_by_l0", l2_hlt_timer_timed, eptp, L2_HT_BATCH, (uint64_t)ROUNDS * L2_HT_BATCH, khz);
+		l2_hlt_timer_prepare(false);
+	} else {
+		rt_check(false, "hlt_timer_by_l0", "no x2APIC or TSC deadline in CPUID");
 	}
 }

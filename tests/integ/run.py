@@ -159,6 +159,10 @@ SCENARIOS = [
                      r"\[l2-cpu\] PASS: hypercall: console write",
                      r"\[l2-cpu\] SUMMARY: [1-9]\d* passed, 0 failed",
                      r"\[l2-cpu\] svmhv: L2 ended with status 0 after \d+ exits", r"vm l2-cpu ended: status 1 ",
+                     # L0's counters split each reflected exit (kernel/exit_reasons.h)
+                     r"vm l2-cpu: vCPU 0: L2: CPUID\(0x72\) count=[1-9]\d* cost: mean=[1-9]\d*[^\n]*\n"
+                     r"vm l2-cpu: vCPU 0: L2:   reflected=[1-9]\d* l1_exits/trip=[1-9]\d*\.\d\d before: mean=[1-9]"
+                     r"[^\n]*\| l1: mean=[1-9][^\n]*\| after: mean=[1-9]",
                      r"\[l2-io\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-io ended: status 1 ",
                      r"\[l2-memory\] PASS: mmio: REP STOSD into a hole",
                      r"\[l2-memory\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-memory ended: status 1 ",
@@ -259,6 +263,9 @@ SCENARIOS = [
                      r"\[l2-cpu\] cpu test guest: Intel, under Nestor", r"\[l2-cpu\] PASS: cpuid: VMX hidden \(not nested\)",
                      r"\[l2-cpu\] PASS: hypercall: console write", r"\[l2-cpu\] SUMMARY: [1-9]\d* passed, 0 failed",
                      r"\[l2-cpu\] vmxhv: L2 ended with status 0 after \d+ exits", r"vm l2-cpu ended: status 1 ",
+                     r"vm l2-cpu: vCPU 0: L2: CPUID\(0xa\) count=[1-9]\d* cost: mean=[1-9]\d*[^\n]*\n"
+                     r"vm l2-cpu: vCPU 0: L2:   reflected=[1-9]\d* l1_exits/trip=[1-9]\d*\.\d\d before: mean=[1-9]"
+                     r"[^\n]*\| l1: mean=[1-9][^\n]*\| after: mean=[1-9]",
                      r"\[l2-io\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-io ended: status 1 ",
                      r"\[l2-memory\] PASS: mmio: REP STOSD into a hole",
                      r"\[l2-memory\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm l2-memory ended: status 1 ",
@@ -626,6 +633,17 @@ def bench_figures(log, vendor_level, mode, variant=""):
             ns = ticks * 1e6 / khz if khz else 0
             out.append((f"{name}_ns", f"{ns:.0f}", "ns"))
             out.append((f"{name}_per_s", f"{1e9 / ns:.0f}" if ns else "0", "ops/s"))
+    # L0's split of the reflected hypercall (kernel/exit_reasons.h): L0 before
+    # L1's entry, L1's handling, L0 after L1's VMRUN/VMRESUME; means over the run
+    if mode == "insns" and vendor_level == "l2":
+        for m in re.finditer(r"vm \S+: vCPU 0: L2: (VMMCALL\(0x81\)|VMCALL\(0x12\)) count=\d+[^\n]*\n"
+                             r"vm \S+: vCPU 0: L2:   reflected=\d+ l1_exits/trip=([\d.]+) before: mean=(\d+)"
+                             r"[^\n]*\| l1: mean=(\d+)[^\n]*\| after: mean=(\d+)", log):
+            name = f"{'svm' if m.group(1).startswith('VMMCALL') else 'vmx'}_l2_hypercall_by_l1{variant}"
+            out.append((f"{name}_split_l0_before_ticks", int(m.group(3)), "ticks"))
+            out.append((f"{name}_split_l1_ticks", int(m.group(4)), "ticks"))
+            out.append((f"{name}_split_l0_after_ticks", int(m.group(5)), "ticks"))
+            out.append((f"{name}_split_l1_exits", m.group(2), "exits"))
     # how many VMREAD/VMWRITE L1 does per round trip (VMX guest hypervisors)
     if mode == "insns":
         for m in re.finditer(r"BENCHVMCS (\w+) (\w+) (\d+) (\d+)", log):

@@ -60,4 +60,66 @@ static void l2_touch_timed(void)
 	for (;;)
 		__asm__ volatile(L2_BENCH_EXIT ::: "memory");
 }
+
+/* hlt_timer_by_l0: L2 arms the vCPU's LAPIC timer (x2APIC, TSC-deadline
+ * mode, a deadline already due), STI; HLT, and takes the interrupt through
+ * the IDT it shares with L1; ticks from the arming WRMSR to the handler,
+ * as bench.c's hlt_timer at L1.  L1 lets it all through: its MSR map
+ * passes the x2APIC MSRs, it intercepts neither HLT nor INTR (nor sets
+ * external-interrupt exiting), and V_INTR_MASKING is 0 (APM 15.21.1; SDM
+ * 25.2): so L0 halts the vCPU at L2, and the timer's interrupt is L2's, as
+ * the CPU would deliver it in guest mode.  L1 prepares the LAPIC and the
+ * handler first (l2_hlt_timer_prepare). */
+#define L2_HT_BATCH 200
+#define L2_VEC_TIMER 0x40
+#define L2_MSR_APIC_BASE 0x1b
+#define L2_MSR_TSC_DEADLINE 0x6e0
+#define L2_X2_EOI 0x80b
+#define L2_X2_SVR 0x80f
+#define L2_X2_LVT_TIMER 0x832
+static volatile uint64_t l2_t_irq;
+static volatile unsigned l2_timer_irqs;
+static void l2_on_timer(void)
+{
+	l2_t_irq = rdtsc();
+	l2_timer_irqs++;
+	wrmsr(L2_X2_EOI, 0);
+}
+
+/* L1's part: x2APIC on, the timer in TSC-deadline mode, the handler in
+ * the IDT.  False when the vCPU has no x2APIC or TSC deadline. */
+static bool l2_hlt_timer_prepare(bool on)
+{
+	struct cpuid_regs c = cpuid(1, 0);
+	if (!(c.ecx & (1u << 21)) || !(c.ecx & (1u << 24)))
+		return false;
+	if (!on) {
+		wrmsr(L2_X2_LVT_TIMER, 1u << 16);         /* masked */
+		return true;
+	}
+	wrmsr(L2_MSR_APIC_BASE, rdmsr(L2_MSR_APIC_BASE) | (1u << 11) | (1u << 10));
+	wrmsr(L2_X2_SVR, 0x1ff);
+	rt_irq_register(L2_VEC_TIMER, l2_on_timer);
+	wrmsr(L2_X2_LVT_TIMER, L2_VEC_TIMER | (2u << 17));
+	return true;
+}
+
+static void l2_hlt_timer_timed(void)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t sum = 0;
+		for (int k = 0; k < L2_HT_BATCH; k++) {
+			unsigned seen = l2_timer_irqs;
+			uint64_t t0 = rdtsc();
+			wrmsr(L2_MSR_TSC_DEADLINE, t0);
+			while (l2_timer_irqs == seen)
+				__asm__ volatile("sti; hlt; cli" ::: "memory");
+			sum += l2_t_irq - t0;
+		}
+		if (sum < l2_best)
+			l2_best = sum;
+	}
+	for (;;)
+		__asm__ volatile(L2_BENCH_EXIT ::: "memory");
+}
 #endif
