@@ -67,8 +67,6 @@ static void run_vcpu(struct vcpu *v)
 		vcpu_ops->set_long_mode_boot(v, v->long_mode_cr3);
 		v->long_mode_cr3 = 0;
 	}
-	uint64_t exited = 0;
-	unsigned last_kind = 0, last_level = 1;
 	trace_l0_select(v);
 	while (v->vm->state == VM_RUNNING) {
 		/* The guest must come back by its next virtual-timer event and,
@@ -81,8 +79,6 @@ static void run_vcpu(struct vcpu *v)
 		if (!vintr_runnable(v))
 			return;
 		uint64_t now = rdtsc();
-		if (exited)
-			exit_cost_record(&v->costs[exit_level(last_level)], last_kind, now - exited);
 		uint64_t d = vintr_next_deadline(v);
 		if (d < v->run_until)
 			v->run_until = d;
@@ -92,12 +88,9 @@ static void run_vcpu(struct vcpu *v)
 		if (v->run_until != UINT64_MAX && v->run_until < now + min_run_ticks)
 			v->run_until = now + min_run_ticks;
 		uint8_t level = v->level;
-		if (v->reasons)
-			exit_reasons_on_entry(v->reasons, level, rdtsc());
+		if (v->reasons)   /* prices the last exit (kernel/exit_reasons.c) */
+			exit_reasons_on_entry(v->reasons, level, now);
 		vcpu_ops->vcpu_run(v, &exit);
-		exited = v->exit_tsc; /* includes the backend's own work (nested transitions) */
-		last_kind = exit.kind;
-		last_level = level;
 		exit.level = level;   /* the level that ran: nested code may have switched since */
 		bool go_on = handle_exit(v, &exit);
 		if (!go_on || exit.kind == EXIT_INTR || (exit.kind == EXIT_TIMER && rdtsc() >= v->slice_end))

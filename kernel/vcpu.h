@@ -128,9 +128,6 @@ struct vcpu {
 	unsigned teach_seen_count;
 	uint64_t teach_seen[16]; /* exit codes L0 kept that were explained once */
 	struct insn_fetch_cache fetch[2]; /* kernel/guest_insn.c: L1's, and L2's (through a view) */
-	/* L0 ticks per exit, exit to re-entry, by the level that exited
-	 * (kernel/exit_cost.c; index as exit_level()) */
-	struct exit_costs costs[HC_EXIT_LEVELS];
 };
 
 enum vm_state { VM_RUNNING, VM_ENDED };

@@ -115,19 +115,6 @@ void vm_print_exit_table(struct vm *vm)
 			}
 		}
 		print_reasons(vm, i);
-		for (unsigned l = 0; l < HC_EXIT_LEVELS; l++) {
-			char costs[1024];
-			if (!exit_cost_format(&vm->vcpu[i].costs[l], exit_kind_names, costs, sizeof(costs)))
-				continue;
-			/* L1's header keeps its old wording so existing readers of the log still match */
-			if (l == 0)
-				kprint("vm %s: vCPU %u: L0 cost per exit in TSC ticks (exit to re-entry):\n",
-				       vm->cfg->name, i);
-			else
-				kprint("vm %s: vCPU %u: L%u: L0 cost per exit in TSC ticks (exit to re-entry):\n",
-				       vm->cfg->name, i, l + 1);
-			print_lines(costs, "");
-		}
 		if (vcpu_ops->report)
 			vcpu_ops->report(&vm->vcpu[i]);
 	}

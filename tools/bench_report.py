@@ -38,7 +38,7 @@ PLOT_GROUPS = [
     ("rdmsr", {"l1": "rdmsr", "l2": "rdmsr_by_l0"}),
     ("first_touch", {"l1": "first_touch", "l2": "first_touch"}),
     ("hlt_timer", {"l1": "hlt_timer", "l2": "hlt_timer_by_l0"}),
-    ("ipi", {"l1": "ipi"}),
+    ("ipi", {"l1": "ipi", "l2": "ipi_by_l0"}),
 ]
 SERIES = [("svm", "l1", "#9ecae1"), ("svm", "l2", "#2171b5"), ("vmx", "l1", "#fdae6b"), ("vmx", "l2", "#d94801")]
 

@@ -30,7 +30,7 @@
  */
 #include "tests/guests/rt/rt.h"
 #include "tests/guests/rt/svm_guest.h"
-#include "arch/x86/trampoline.h"
+#include "tests/guests/rt/ipi_pingpong.h"
 
 #define BATCH 2000
 #define ROUNDS 5
@@ -97,11 +97,8 @@ static void bench_first_touch(void)
 #define MSR_TSC_DEADLINE 0x6e0
 #define X2_EOI 0x80b
 #define X2_SVR 0x80f
-#define X2_ICR 0x830
 #define X2_LVT_TIMER 0x832
 #define VEC_TIMER 0x40
-#define VEC_PING 0x50
-#define VEC_PONG 0x51
 
 static bool x2apic_on(void)
 {
@@ -169,89 +166,40 @@ static void bench_hlt_timer(void)
 	wrmsr(X2_LVT_TIMER, 1u << 16);
 }
 
-/* ---- ipi: two vCPUs, ping-pong */
-#define TRAMP 0x6000               /* code page; data page at 0x7000 */
+/* ---- ipi: two vCPUs, ping-pong (rt/ipi_pingpong.h) */
 #define IPI_BATCH 200
 static uint8_t ap_stack[16384] __attribute__((aligned(16)));
-static volatile unsigned ap_running;
-static volatile uint64_t seq, ack;       /* vCPU 0 -> 1, 1 -> 0 */
 static volatile bool want_stats;
 static volatile uint64_t ap_exits;
 
-static void on_ping(void)                 /* vCPU 1 */
+static void ap_stats_hook(void)           /* vCPU 1, in its PING handler */
 {
 	if (want_stats)
 		ap_exits = total_exits();
-	ack = seq;
-	wrmsr(X2_EOI, 0);
-	wrmsr(X2_ICR, (0ull << 32) | VEC_PONG);
-}
-static void on_pong(void) { wrmsr(X2_EOI, 0); }  /* vCPU 0 */
-
-static void ap_main(uint64_t arg);
-static void ap_main(uint64_t arg)
-{
-	/* As in smp.c: the BSP's GDT, whose selectors the IDT gates name. */
-	__asm__ volatile("lgdt (%0)\n\t"
-			 "pushq $0x08\n\t lea 1f(%%rip), %%rax\n\t pushq %%rax\n\t lretq\n"
-			 "1: mov $0x10, %%eax\n\t mov %%eax, %%ds\n\t mov %%eax, %%es\n\t mov %%eax, %%ss"
-			 : : "r"(arg) : "rax", "memory");
-	rt_idt_load();
-	x2apic_on();
-	__atomic_store_n(&ap_running, 1, __ATOMIC_RELEASE);
-	for (;;)
-		__asm__ volatile("sti; hlt; cli" ::: "memory");
-}
-
-static void ping(void)
-{
-	uint64_t s = seq + 1;
-	seq = s;
-	wrmsr(X2_ICR, (1ull << 32) | VEC_PING);
-	while (ack != s)
-		__asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
 static uint64_t ap_total_exits(void)
 {
 	want_stats = true;
-	ping();
+	pp_ping();
 	want_stats = false;
 	return ap_exits;
 }
 
 static void bench_ipi(void)
 {
-	uint64_t tsc_khz = khz ? khz : 1000000;
-	rt_irq_register(VEC_PING, on_ping);
-	rt_irq_register(VEC_PONG, on_pong);
-	lapic_wr(0xf0, 0x1ff);
-	tramp_install(TRAMP);
-	static struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr;
-	__asm__ volatile("sgdt %0" : "=m"(gdtr));
-	tramp_fill(TRAMP, read_cr3(), (uint64_t)(ap_stack + sizeof(ap_stack)), (uint64_t)ap_main, (uint64_t)&gdtr);
-	lapic_wr(0x310, 1u << 24);
-	lapic_wr(0x300, (5u << 8) | (1u << 14) | (1u << 15));   /* INIT, level assert */
-	rt_delay_tsc(10 * tsc_khz);
-	for (int i = 0; i < 2 && !ap_running; i++) {
-		lapic_wr(0x310, 1u << 24);
-		lapic_wr(0x300, (6u << 8) | (TRAMP >> 12));      /* STARTUP */
-		rt_delay_tsc(tsc_khz);
-	}
-	uint64_t end = rdtsc() + 2000 * tsc_khz;
-	while (!ap_running && rdtsc() < end)
-		cpu_relax();
-	if (!ap_running || !x2apic_on()) {
+	pp_ping_hook = ap_stats_hook;
+	if (!pp_start(ap_stack + sizeof(ap_stack), NULL, khz)) {
 		rt_check(false, "ipi", "vCPU 1 did not start, or no x2APIC");
 		return;
 	}
 	for (int k = 0; k < 10; k++)               /* warm up */
-		ping();
+		pp_ping();
 	uint64_t best = ~0ull, a0 = ap_total_exits(), e0 = total_exits();
 	for (int r = 0; r < ROUNDS; r++) {
 		uint64_t t0 = rdtsc();
 		for (int k = 0; k < IPI_BATCH; k++)
-			ping();
+			pp_ping();
 		uint64_t t = rdtsc() - t0;
 		if (t < best)
 			best = t;

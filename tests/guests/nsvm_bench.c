@@ -22,7 +22,9 @@
  *                  measured inside L2, per page;
  *   hlt_timer_by_l0  L2 arms the LAPIC timer, HLTs and takes the
  *                  interrupt, which L1 lets through (rt/l2_bench.h): L0
- *                  halts the vCPU at L2 and injects into vmcb02.
+ *                  halts the vCPU at L2 and injects into vmcb02;
+ *   ipi_by_l0      with two vCPUs (cfg/nested-bench-ipi.cfg) only: an L2 on
+ *                  each, IPI ping-pong between them through L0 alone.
  *
  * and L0 exits per operation from the exit-statistics hypercall (the
  * floor for an exit L1 handles is 2: L2's exit and L1's VMRUN).  Lines:
@@ -126,16 +128,31 @@ static void round_trips(const char *op, void (*l2)(void), uint32_t extra_icpt, u
  * round of per_round operations, ops in all) and ends in VMMCALL; with
  * ncr3, nested paging on NPT12.  op NULL: a warm-up, nothing reported.
  * L0 exits are all of them from VMRUN to the #VMEXIT, per operation. */
+/* v: a VMCB for an L2 at l2() on stack_top in L1's world, with L1's GDT
+ * and IDT (an interrupt L2 takes runs L1's handlers), VMMCALL intercepted. */
+static void l2_vmcb(struct vmcb *v, void (*l2)(void), void *stack_top)
+{
+	svm_l1_flat_vmcb(v, (uint64_t)l2, (uint64_t)stack_top, iopm, msrpm);
+	v->ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
+	__asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+	v->save.gdtr = (struct vmcb_seg){ 0, 0, gdtr.limit, gdtr.base };
+	v->save.idtr = (struct vmcb_seg){ 0, 0, idtr.limit, idtr.base };
+}
+
+/* VMRUN of an L2 running C code, which leaves its registers behind: L1
+ * keeps RBP itself (VMRUN restores RSP), the rest are clobbers. */
+static void l2_run(struct vmcb *v)
+{
+	__asm__ volatile("push %%rbp\n\tvmrun %%rax\n\tpop %%rbp\n\tstgi" : : "a"((uint64_t)v)
+			 : "memory", "cc", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
+			   "r12", "r13", "r14", "r15");
+}
+
 static void timed_by_l2(const char *op, void (*l2)(void), uint64_t ncr3, uint64_t per_round, uint64_t ops,
 			uint32_t khz)
 {
-	svm_l1_flat_vmcb(&vmcb, (uint64_t)l2, (uint64_t)(l2_stack + sizeof(l2_stack)), iopm, msrpm);
-	/* L1's GDT and IDT: an interrupt L2 takes runs L1's handlers */
-	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
-	__asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
-	vmcb.save.gdtr = (struct vmcb_seg){ 0, 0, gdtr.limit, gdtr.base };
-	vmcb.save.idtr = (struct vmcb_seg){ 0, 0, idtr.limit, idtr.base };
-	vmcb.ctl.intercept_misc2 |= SVM_INTERCEPT_VMMCALL;
+	l2_vmcb(&vmcb, l2, l2_stack + sizeof(l2_stack));
 	if (ncr3) {
 		vmcb.ctl.np_enable = 1;
 		vmcb.ctl.n_cr3 = ncr3;
@@ -144,11 +161,7 @@ static void timed_by_l2(const char *op, void (*l2)(void), uint64_t ncr3, uint64_
 	}
 	l2_best = ~0ull;
 	uint64_t e0 = total_exits();
-	/* L2's C code leaves its registers behind: L1 keeps RBP itself
-	 * (VMRUN restores RSP), the rest are clobbers. */
-	__asm__ volatile("push %%rbp\n\tvmrun %%rax\n\tpop %%rbp\n\tstgi" : : "a"((uint64_t)&vmcb)
-			 : "memory", "cc", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
-			   "r12", "r13", "r14", "r15");
+	l2_run(&vmcb);
 	uint64_t exits = total_exits() - e0 - 1;
 	if (!op) {
 		rt_check(vmcb.ctl.exit_code == 0x81, "l2 warm-up", "exit %#lx", vmcb.ctl.exit_code);
@@ -160,6 +173,53 @@ static void timed_by_l2(const char *op, void (*l2)(void), uint64_t ncr3, uint64_
 		report(op, l2_best / per_round, exits, ops, khz);
 }
 
+/* ---- ipi_by_l0: an L2 on each vCPU (rt/l2_bench.h) */
+static struct vmcb ap_vmcb __attribute__((aligned(4096)));
+static uint8_t ap_hsave[4096] __attribute__((aligned(4096)));
+static uint8_t ap_l1_stack[16384] __attribute__((aligned(16)));
+static uint8_t ap_l2_stack[4096] __attribute__((aligned(16)));
+static volatile bool ap_in_l2, ap_done;
+static volatile uint64_t ap_exits, ap_exit_code;
+
+static void ap_l1_main(void)              /* L1 on vCPU 1 */
+{
+	svm_l1_enable(ap_hsave);
+	l2_vmcb(&ap_vmcb, l2_ipi_responder, ap_l2_stack + sizeof(ap_l2_stack));
+	uint64_t e0 = total_exits();
+	ap_in_l2 = true;
+	l2_run(&ap_vmcb);
+	ap_exits = total_exits() - e0 - 1;
+	ap_exit_code = ap_vmcb.ctl.exit_code;
+	__atomic_store_n(&ap_done, true, __ATOMIC_RELEASE);
+}
+
+static void bench_ipi_l2(uint32_t khz)
+{
+	if (!pp_start(ap_l1_stack + sizeof(ap_l1_stack), ap_l1_main, khz)) {
+		rt_check(false, "ipi_by_l0", "vCPU 1 did not start, or no x2APIC");
+		return;
+	}
+	while (!ap_in_l2)
+		cpu_relax();
+	l2_vmcb(&vmcb, l2_ipi_pinger, l2_stack + sizeof(l2_stack));
+	l2_best = ~0ull;
+	uint64_t e0 = total_exits();
+	l2_run(&vmcb);
+	uint64_t exits = total_exits() - e0 - 1;
+	uint64_t end = rdtsc() + 2000ull * (khz ? khz : 1000000);
+	while (!__atomic_load_n(&ap_done, __ATOMIC_ACQUIRE) && rdtsc() < end)
+		cpu_relax();
+	bool ok = vmcb.ctl.exit_code == 0x81 && ap_done && ap_exit_code == 0x81 && l2_best != ~0ull;
+	rt_check(ok, "ipi_by_l0", "both L2s came back by VMMCALL (vCPU 0 %#lx, vCPU 1 %s %#lx)",
+		 vmcb.ctl.exit_code, ap_done ? "exit" : "not back,", ap_exit_code);
+	if (ok) {
+		rt_printf("ipi_by_l0: per round trip %lu.%02lu exits of vCPU 0, %lu.%02lu of vCPU 1\n",
+			  (unsigned long)(exits / l2_pp_pings), (unsigned long)(exits * 100 / l2_pp_pings % 100),
+			  (unsigned long)(ap_exits / l2_pp_pings), (unsigned long)(ap_exits * 100 / l2_pp_pings % 100));
+		report("ipi_by_l0", l2_best / L2_IPI_BATCH, exits + ap_exits, l2_pp_pings, khz);
+	}
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(0x80000001, 0).ecx & (1u << 2))) {
@@ -168,6 +228,10 @@ void guest_main(void)
 	}
 	uint32_t khz = cpuid(0x40000010, 0).eax;
 	svm_l1_enable(hsave);
+	if (((cpuid(1, 0).ebx >> 16) & 0xff) >= 2) {   /* two vCPUs: only the IPI */
+		bench_ipi_l2(khz);
+		return;
+	}
 	round_trips("vmmcall_by_l1", l2_vmmcall_loop, 0, 0x81, khz);
 	round_trips("cpuid_by_l1", l2_cpuid_loop, SVM_INTERCEPT_CPUID, 0x72, khz);
 

@@ -26,7 +26,9 @@
  *                  inside L2, per page;
  *   hlt_timer_by_l0  L2 arms the LAPIC timer, HLTs and takes the
  *                  interrupt, which L1 lets through (rt/l2_bench.h): L0
- *                  halts the vCPU at L2 and injects the interrupt into it.
+ *                  halts the vCPU at L2 and injects the interrupt into it;
+ *   ipi_by_l0      with two vCPUs (cfg/nested-vmx-bench-ipi.cfg) only: an L2
+ *                  on each, IPI ping-pong between them through L0 alone.
  *
  * Per operation it prints
  *   BENCHRAW vmx <op> <ticks per op> <L0 exits per op x100> <TSC kHz>
@@ -106,18 +108,23 @@ static void report(const char *op, uint64_t ticks_per_op, uint64_t exits, uint64
 
 /* The VMCS for an L2 at rip: exits only for what VMX forces (VMCALL,
  * CPUID), empty I/O and MSR bitmaps. */
-static bool setup_l2_ept(void (*rip)(void), uint64_t eptp_l2)
+/* The VMCS in page made current and filled for an L2 at rip on stack_top,
+ * on eptp_l2 (0: no EPT), with L1's I/O and MSR bitmaps (all zero). */
+static bool setup_l2_on(void *page, void (*rip)(void), void *stack_top, uint64_t eptp_l2)
 {
-	if (vmx_l1_vmcs_load(vmcs)) {
+	if (vmx_l1_vmcs_load(page)) {
 		rt_check(false, "vmx: VMCS", "VMCLEAR/VMPTRLD failed");
 		return false;
 	}
-	vmx_l1_flat_vmcs((uint64_t)rip, (uint64_t)(l2_stack + sizeof(l2_stack)), 0,
-			 VX_PROC_IO_BITMAPS | VX_PROC_MSR_BITMAPS, 0, eptp_l2);
+	vmx_l1_flat_vmcs((uint64_t)rip, (uint64_t)stack_top, 0, VX_PROC_IO_BITMAPS | VX_PROC_MSR_BITMAPS, 0, eptp_l2);
 	vmw(VX_IO_BITMAP_A, (uint64_t)io_bitmaps[0]);
 	vmw(VX_IO_BITMAP_B, (uint64_t)io_bitmaps[1]);
 	vmw(VX_MSR_BITMAP, (uint64_t)msr_bitmap);
 	return true;
+}
+static bool setup_l2_ept(void (*rip)(void), uint64_t eptp_l2)
+{
+	return setup_l2_on(vmcs, rip, l2_stack + sizeof(l2_stack), eptp_l2);
 }
 static bool setup_l2(void (*rip)(void)) { return setup_l2_ept(rip, eptp); }
 
@@ -180,6 +187,64 @@ static void timed_by_l2(const char *op, void (*l2)(void), uint64_t eptp_l2, uint
 		report(op, l2_best / per_round, exits, ops, khz, 0, 0);
 }
 
+/* ---- ipi_by_l0: an L2 on each vCPU (rt/l2_bench.h) */
+static uint8_t ap_vmxon[4096] __attribute__((aligned(4096)));
+static uint8_t ap_vmcs[4096] __attribute__((aligned(4096)));
+static uint8_t ap_l1_stack[16384] __attribute__((aligned(16)));
+static uint8_t ap_l2_stack[4096] __attribute__((aligned(16)));
+static struct vmx_l1_gprs ap_g;
+static volatile bool ap_in_l2, ap_done;
+static volatile uint64_t ap_exits, ap_exit_reason;
+static const char *volatile ap_why;
+
+static void ap_l1_main(void)              /* L1 on vCPU 1 */
+{
+	ap_why = vmx_l1_enable(ap_vmxon);
+	if (!ap_why && !setup_l2_on(ap_vmcs, l2_ipi_responder, ap_l2_stack + sizeof(ap_l2_stack), eptp))
+		ap_why = "VMCS";
+	if (!ap_why) {
+		uint64_t e0 = total_exits();
+		ap_in_l2 = true;
+		int r = vmx_l1_enter(&ap_g, 0);
+		ap_exits = total_exits() - e0 - 1;
+		ap_exit_reason = r == VX_OK ? vmr(VX_EXIT_REASON) : 0xffff;
+	}
+	__atomic_store_n(&ap_done, true, __ATOMIC_RELEASE);
+}
+
+static void bench_ipi_l2(uint32_t khz)
+{
+	if (!pp_start(ap_l1_stack + sizeof(ap_l1_stack), ap_l1_main, khz)) {
+		rt_check(false, "ipi_by_l0", "vCPU 1 did not start, or no x2APIC");
+		return;
+	}
+	while (!ap_in_l2 && !ap_done)
+		cpu_relax();
+	if (ap_why) {
+		rt_check(false, "ipi_by_l0", "vCPU 1's L1: %s", ap_why);
+		return;
+	}
+	if (!setup_l2(l2_ipi_pinger))
+		return;
+	l2_best = ~0ull;
+	uint64_t e0 = total_exits();
+	int r = vmx_l1_enter(&g, 0);
+	uint64_t exits = total_exits() - e0 - 1;
+	uint64_t end = rdtsc() + 2000ull * (khz ? khz : 1000000);
+	while (!__atomic_load_n(&ap_done, __ATOMIC_ACQUIRE) && rdtsc() < end)
+		cpu_relax();
+	uint64_t reason = r == VX_OK ? vmr(VX_EXIT_REASON) : 0xffff;
+	bool ok = reason == VX_EXIT_VMCALL && ap_done && ap_exit_reason == VX_EXIT_VMCALL && l2_best != ~0ull;
+	rt_check(ok, "ipi_by_l0", "both L2s came back by VMCALL (vCPU 0 %#lx, vCPU 1 %s %#lx)",
+		 (unsigned long)reason, ap_done ? "exit" : "not back,", (unsigned long)ap_exit_reason);
+	if (ok) {
+		rt_printf("ipi_by_l0: per round trip %lu.%02lu exits of vCPU 0, %lu.%02lu of vCPU 1\n",
+			  (unsigned long)(exits / l2_pp_pings), (unsigned long)(exits * 100 / l2_pp_pings % 100),
+			  (unsigned long)(ap_exits / l2_pp_pings), (unsigned long)(ap_exits * 100 / l2_pp_pings % 100));
+		report("ipi_by_l0", l2_best / L2_IPI_BATCH, exits + ap_exits, l2_pp_pings, khz, 0, 0);
+	}
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(1, 0).ecx & VX_CPUID1_ECX_VMX)) {
@@ -196,6 +261,10 @@ void guest_main(void)
 	bool ept_ok = vmx_l1_may(vmx_l1.proc2, VX_PROC2_EPT) && (vmx_l1.ept_vpid & VX_EPT_WALK_4) &&
 		      (vmx_l1.ept_vpid & VX_EPT_WB) && (vmx_l1.ept_vpid & VX_EPT_2M);
 	eptp = ept_ok ? vmx_l1_identity_ept(ept) : 0;
+	if (((cpuid(1, 0).ebx >> 16) & 0xff) >= 2) {   /* two vCPUs: only the IPI */
+		bench_ipi_l2(khz);
+		return;
+	}
 	rt_printf("nvmx_bench: L2 on %s, VPID %s, VMCS shadowing offered to L1: %s\n",
 		  ept_ok ? "an identity EPT" : "L1's memory (no EPT)",
 		  ept_ok && vmx_l1_may(vmx_l1.proc2, VX_PROC2_VPID) ? "yes" : "no",

@@ -671,6 +671,9 @@ def run_bench(only=None):
             # modes only (docs/benchmarks.md, "Found by these benchmarks")
             ("qemu", "insns", icount, "l1", BENCH_IPI_CFG, "bench.elf"),
             ("bochs", "insns", None, "l1", BENCH_IPI_CFG, "bench.elf"),
+            # the same between two L2s, one on each vCPU of the guest hypervisor
+            ("qemu", "insns", icount, "l2", "nested-bench-ipi.cfg", "nsvm_bench.elf"),
+            ("bochs", "insns", None, "l2", "nested-vmx-bench-ipi.cfg", "nvmx_bench.elf"),
             # CPUID through the guest hypervisor svmhv, at L2 and at L3 (svmhv
             # running svmhv): exit multiplication level by level
             ("qemu", "insns", icount, "l2", "bench-l2-svm.cfg", "svmhv.elf+bench.elf", "_via_svmhv"),
@@ -680,9 +683,9 @@ def run_bench(only=None):
         if only and level not in only.split(","):
             continue
         sc = Scenario("bench", emulator, "mb1" if emulator == "qemu" else "mb2", cfg=cfg,
-                      cpus=2 if cfg == BENCH_IPI_CFG else 1, timeout=BENCH_TIMEOUT,
+                      cpus=2 if "ipi" in cfg else 1, timeout=BENCH_TIMEOUT,
                       modules=[f"build/guests/{g}" for g in guest.split("+")])
-        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}" + ("-ipi" if cfg == BENCH_IPI_CFG else ""))
+        d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}" + ("-ipi" if "ipi" in cfg else ""))
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         serial = os.path.join(d, "serial.txt")

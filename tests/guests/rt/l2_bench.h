@@ -7,6 +7,7 @@
  */
 #ifndef GUEST_L2_BENCH_H
 #define GUEST_L2_BENCH_H
+#include "tests/guests/rt/ipi_pingpong.h"
 
 static volatile uint64_t l2_best;
 
@@ -119,6 +120,43 @@ static void l2_hlt_timer_timed(void)
 		if (sum < l2_best)
 			l2_best = sum;
 	}
+	for (;;)
+		__asm__ volatile(L2_BENCH_EXIT ::: "memory");
+}
+/* ipi_by_l0: two L2s, one on each vCPU, each run by its L1 vCPU in L1's
+ * world: the pinger (vCPU 0) and the responder (vCPU 1) of
+ * rt/ipi_pingpong.h, both waiting in HLT.  L1 lets the x2APIC MSRs, HLT
+ * and INTR through as for hlt_timer_by_l0: every IPI goes from one L2 to
+ * the other through L0 alone.  Timed by the pinger: the best of ROUNDS
+ * rounds of L2_IPI_BATCH round trips; l2_pp_pings counts all of them
+ * (the warm-up and the last one that lets the responder go). */
+#define L2_IPI_BATCH 200
+static volatile bool l2_pp_stop;
+static volatile uint64_t l2_pp_pings;
+
+static void l2_ipi_responder(void)
+{
+	while (!l2_pp_stop)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	for (;;)
+		__asm__ volatile(L2_BENCH_EXIT ::: "memory");
+}
+
+static void l2_ipi_pinger(void)
+{
+	for (int k = 0; k < 10; k++)            /* warm up */
+		pp_ping();
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int k = 0; k < L2_IPI_BATCH; k++)
+			pp_ping();
+		uint64_t t = rdtsc() - t0;
+		if (t < l2_best)
+			l2_best = t;
+	}
+	l2_pp_stop = true;
+	pp_ping();
+	l2_pp_pings = 10 + (uint64_t)ROUNDS * L2_IPI_BATCH + 1;
 	for (;;)
 		__asm__ volatile(L2_BENCH_EXIT ::: "memory");
 }

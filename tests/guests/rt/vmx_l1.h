@@ -394,25 +394,33 @@ static inline int vmx_l1_vmcs_load(void *page)
  * selector may not be 0 (27.2.3): give the CPU a GDT with a 64-bit TSS.
  * Same code and data selectors as the runtime's (0x08, 0x10), so its IDT
  * stays valid. */
-static uint64_t vmx_l1_gdt[5] __attribute__((aligned(16)));
-static uint8_t vmx_l1_tss[104] __attribute__((aligned(16)));
+#define VMX_L1_CPUS 2       /* a TSS each: LTR needs one not busy (SDM 7.2.2) */
+static uint64_t vmx_l1_gdt[3 + 2 * VMX_L1_CPUS] __attribute__((aligned(16)));
+static uint8_t vmx_l1_tss[VMX_L1_CPUS][104] __attribute__((aligned(16)));
 #define VX_HOST_CS 0x08
 #define VX_HOST_DS 0x10
-#define VX_HOST_TR 0x18
+#define VX_HOST_TR 0x18      /* vCPU 0's TSS; vCPU n's is 0x18 + 16 n */
 
-static inline void vmx_l1_gdt_load(void)
+/* This vCPU's index, from its initial APIC ID (CPUID.1:EBX[31:24]). */
+static inline unsigned vmx_l1_cpu(void) { return (cpuid(1, 0).ebx >> 24) % VMX_L1_CPUS; }
+static inline uint16_t vmx_l1_tr(unsigned cpu) { return (uint16_t)(VX_HOST_TR + 16 * cpu); }
+
+static inline void vmx_l1_gdt_load(unsigned cpu)
 {
-	uint64_t t = (uint64_t)vmx_l1_tss;
 	vmx_l1_gdt[0] = 0;
 	vmx_l1_gdt[1] = 0x00af9a000000ffffull;                 /* 64-bit code */
 	vmx_l1_gdt[2] = 0x00cf92000000ffffull;                 /* data */
-	vmx_l1_gdt[3] = (sizeof(vmx_l1_tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) |
-			((t >> 24 & 0xff) << 56);                   /* available 64-bit TSS */
-	vmx_l1_gdt[4] = t >> 32;
+	for (unsigned c = 0; c < VMX_L1_CPUS; c++) {
+		uint64_t t = (uint64_t)vmx_l1_tss[c];
+		uint64_t busy = (c != cpu && (vmx_l1_gdt[3 + 2 * c] >> 40 & 0xf) == 0xb) ? 0x8bull : 0x89ull;
+		vmx_l1_gdt[3 + 2 * c] = (sizeof(vmx_l1_tss[c]) - 1) | ((t & 0xffffff) << 16) | (busy << 40) |
+					((t >> 24 & 0xff) << 56);   /* 64-bit TSS, available */
+		vmx_l1_gdt[4 + 2 * c] = t >> 32;
+	}
 	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) p = { sizeof(vmx_l1_gdt) - 1, (uint64_t)vmx_l1_gdt };
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq $0x08\n\tlea 1f(%%rip), %%rax\n\tpushq %%rax\n\tlretq\n1:\n\t"
-			 "mov $0x18, %%ax\n\tltr %%ax" : : "m"(p) : "rax", "memory");
+			 "ltr %w1" : : "m"(p), "r"(vmx_l1_tr(cpu)) : "rax", "memory");
 }
 
 /* Host-state fields from the CPU as it is now; HOST_RIP = vmx_l1_exit,
@@ -424,9 +432,10 @@ static inline void vmx_l1_host_state(void)
 {
 	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
 	uint16_t tr;
+	unsigned cpu = vmx_l1_cpu();
 	__asm__ volatile("sgdt %0; sidt %1; str %2" : "=m"(gdtr), "=m"(idtr), "=r"(tr));
-	if (tr != VX_HOST_TR || gdtr.base != (uint64_t)vmx_l1_gdt) {
-		vmx_l1_gdt_load();
+	if (tr != vmx_l1_tr(cpu) || gdtr.base != (uint64_t)vmx_l1_gdt) {
+		vmx_l1_gdt_load(cpu);
 		__asm__ volatile("sgdt %0" : "=m"(gdtr));
 	}
 	vmw(VX_HOST_CR0, read_cr0());
@@ -438,10 +447,10 @@ static inline void vmx_l1_host_state(void)
 	vmw(VX_HOST_ES_SEL, VX_HOST_DS);
 	vmw(VX_HOST_FS_SEL, 0);
 	vmw(VX_HOST_GS_SEL, 0);
-	vmw(VX_HOST_TR_SEL, VX_HOST_TR);
+	vmw(VX_HOST_TR_SEL, vmx_l1_tr(cpu));
 	vmw(VX_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
 	vmw(VX_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
-	vmw(VX_HOST_TR_BASE, (uint64_t)vmx_l1_tss);
+	vmw(VX_HOST_TR_BASE, (uint64_t)vmx_l1_tss[cpu]);
 	vmw(VX_HOST_GDTR_BASE, gdtr.base);
 	vmw(VX_HOST_IDTR_BASE, idtr.base);
 	vmw(VX_HOST_SYSENTER_CS, rdmsr(VX_MSR_SYSENTER_CS));
@@ -533,9 +542,10 @@ static inline void vmx_l1_flat_guest(uint64_t rip, uint64_t rsp)
 	vmw(VX_GUEST_LDTR_BASE, 0);
 	vmw(VX_GUEST_LDTR_LIMIT, 0);
 	vmw(VX_GUEST_LDTR_AR, 1u << 16);                           /* unusable */
-	vmw(VX_GUEST_TR_SEL, VX_HOST_TR);
-	vmw(VX_GUEST_TR_BASE, (uint64_t)vmx_l1_tss);
-	vmw(VX_GUEST_TR_LIMIT, sizeof(vmx_l1_tss) - 1);
+	unsigned cpu = vmx_l1_cpu();
+	vmw(VX_GUEST_TR_SEL, vmx_l1_tr(cpu));
+	vmw(VX_GUEST_TR_BASE, (uint64_t)vmx_l1_tss[cpu]);
+	vmw(VX_GUEST_TR_LIMIT, sizeof(vmx_l1_tss[cpu]) - 1);
 	vmw(VX_GUEST_TR_AR, 0x8b);                                 /* busy 64-bit TSS */
 	vmw(VX_GUEST_GDTR_BASE, gdtr.base);
 	vmw(VX_GUEST_GDTR_LIMIT, gdtr.limit);
