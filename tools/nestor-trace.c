@@ -2,7 +2,8 @@
  * nestor-trace: turn the exit-trace dumps in a Nestor serial log into
  * tables (docs/trace-format.md).
  *
- *   nestor-trace [--csv FILE] [--svg FILE] [LOG]     (LOG "-" or absent: stdin)
+ *   nestor-trace [--csv FILE] [--svg FILE] [--timeline FILE] [LOG]
+ *                                                   (LOG "-" or absent: stdin)
  *
  * It prints
  *   - the exits per VM / vCPU / level, counted by the vendor's exit reason;
@@ -12,8 +13,9 @@
  *   - the anatomy of reflected nested exits: L0's work before the
  *     reflection, L1's handling, L0's work after, and how many other L1
  *     exits happened in between (exit multiplication);
- * and writes one CSV row per exit (--csv) and an SVG histogram of the
- * log2 cost buckets per reason (--svg).
+ * and writes one CSV row per exit (--csv), an SVG histogram of the log2
+ * cost buckets per reason (--svg), and an SVG of the exits over time, per
+ * level (--timeline).
  *
  * Damaged input (a bad checksum, a lost line, a cut dump) is named by line
  * and byte offset on stderr; everything decoded before the problem is still
@@ -538,6 +540,55 @@ static void write_svg(FILE *f, const struct exits *ex)
 	free(p);
 }
 
+/* Exits over time: TIMELINE_BINS equal slices of the TSC span of the
+ * records, a polyline per level of the exits in each slice. */
+#define TIMELINE_BINS 100
+static void write_timeline(FILE *f, const struct exits *ex)
+{
+	enum { LEFT = 70, TOP = 40, W = 800, H = 300, LEVELS = 4 };
+	static const char *const color[LEVELS] = { "#3a6ea5", "#d94801", "#31a354", "#756bb1" };
+	uint64_t t0 = UINT64_MAX, t1 = 0, bins[LEVELS][TIMELINE_BINS] = { { 0 } }, most = 1;
+	for (size_t i = 0; i < ex->n; i++) {
+		uint64_t t = ex->row[i].r.tsc;
+		t0 = t < t0 ? t : t0;
+		t1 = t > t1 ? t : t1;
+	}
+	uint64_t span = ex->n && t1 > t0 ? t1 - t0 + 1 : 1;
+	bool seen[LEVELS] = { false };
+	for (size_t i = 0; i < ex->n; i++) {
+		unsigned l = ex->row[i].r.level;
+		l = l >= 1 && l <= LEVELS ? l - 1 : LEVELS - 1;
+		unsigned b = (unsigned)((ex->row[i].r.tsc - t0) * TIMELINE_BINS / span);
+		bins[l][b]++;
+		seen[l] = true;
+		most = bins[l][b] > most ? bins[l][b] : most;
+	}
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
+		   "font-family=\"monospace\" font-size=\"11\">\n", LEFT + W + 120, TOP + H + 50);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+	fprintf(f, "<text x=\"10\" y=\"20\" font-size=\"14\">Exits over time, per level that exited "
+		   "(%u slices of %" PRIu64 " TSC ticks)</text>\n", TIMELINE_BINS, (span + TIMELINE_BINS - 1) / TIMELINE_BINS);
+	fprintf(f, "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#999\"/>\n", LEFT, TOP + H, LEFT + W,
+		TOP + H);
+	fprintf(f, "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#999\"/>\n", LEFT, TOP, LEFT, TOP + H);
+	fprintf(f, "<text x=\"10\" y=\"%u\">%" PRIu64 "</text>\n<text x=\"10\" y=\"%u\">0</text>\n", TOP + 10, most,
+		TOP + H);
+	fprintf(f, "<text x=\"%u\" y=\"%u\">TSC %" PRIu64 " .. %" PRIu64 "</text>\n", LEFT, TOP + H + 20,
+		ex->n ? t0 : 0, ex->n ? t1 : 0);
+	for (unsigned l = 0; l < LEVELS; l++) {
+		if (!seen[l])
+			continue;
+		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color[l]);
+		for (unsigned b = 0; b < TIMELINE_BINS; b++)
+			fprintf(f, "%u,%u ", LEFT + b * W / (TIMELINE_BINS - 1),
+				(unsigned)(TOP + H - bins[l][b] * H / most));
+		fprintf(f, "\"><title>L%u</title></polyline>\n", l + 1);
+		fprintf(f, "<text x=\"%u\" y=\"%u\" fill=\"%s\">L%u exits</text>\n", LEFT + W + 10, TOP + 14 * (l + 1),
+			color[l], l + 1);
+	}
+	fprintf(f, "</svg>\n");
+}
+
 static bool write_file(const char *path, void (*writer)(FILE *, const struct exits *), const struct exits *ex)
 {
 	FILE *f = fopen(path, "w");
@@ -555,7 +606,7 @@ static bool write_file(const char *path, void (*writer)(FILE *, const struct exi
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: nestor-trace [--csv FILE] [--svg FILE] [LOG]\n"
+	fprintf(f, "usage: nestor-trace [--csv FILE] [--svg FILE] [--timeline FILE] [LOG]\n"
 		   "  Reads the NTRACE dumps in a Nestor serial log (or stdin) and prints exit\n"
 		   "  tables, costs per reason and the nested exit anatomy (docs/trace-format.md).\n"
 		   "  Exit status: 0 clean input, 2 damaged or truncated input, 1 usage or file error.\n");
@@ -563,10 +614,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *csv = NULL, *svg = NULL, *path = NULL;
+	const char *csv = NULL, *svg = NULL, *timeline = NULL, *path = NULL;
 	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--svg")) && i + 1 < argc) {
-			*(argv[i][2] == 'c' ? &csv : &svg) = argv[i + 1];
+		if ((!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--svg") || !strcmp(argv[i], "--timeline")) &&
+		    i + 1 < argc) {
+			*(argv[i][2] == 'c' ? &csv : argv[i][2] == 's' ? &svg : &timeline) = argv[i + 1];
 			i++;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -607,6 +659,8 @@ int main(int argc, char **argv)
 	if (csv && !write_file(csv, write_csv, &ex))
 		status = 1;
 	if (svg && !write_file(svg, write_svg, &ex))
+		status = 1;
+	if (timeline && !write_file(timeline, write_timeline, &ex))
 		status = 1;
 	if (in.dec.errors) {
 		fprintf(stderr, "nestor-trace: %s: %u problem%s, the first at line %" PRIu64 ", byte %" PRIu64

@@ -248,7 +248,7 @@ SCENARIOS = [
                      r"vm l2-traced: vCPU 0: L1: \d+ exits:.* NESTED=",
                      r"vm l2-traced: vCPU 0: L2: \d+ exits:.* IO=\d+.* NESTED="],
              reject=[r"\] FAIL:"],
-             post=[(["build/tools/nestor-trace", "--csv", "{dir}/trace.csv", "{serial}"],
+             post=[(["build/tools/nestor-trace", "--csv", "{dir}/trace.csv", "--timeline", "{dir}/time.svg", "{serial}"],
                     [r"^nestor-trace: \d+ dumps?, \d+ records, [1-9]\d* exits$",
                      r"^\s+0\s+0\s+L1 svm\s+0x80\s+VMRUN\s+[1-9]\d*$",     # vm 0 = l2-traced, by level
                      r"^\s+0\s+0\s+L2 svm\s+0x72\s+CPUID\s+[1-9]\d*$",

@@ -189,8 +189,8 @@ static void test_tables(void **state)
 {
 	(void)state;
 	char args[512];
-	snprintf(args, sizeof(args), "--csv %s --svg %s %s", path_of("exits.csv"), path_of("cost.svg"),
-		 path_of("serial.log"));
+	snprintf(args, sizeof(args), "--csv %s --svg %s --timeline %s %s", path_of("exits.csv"), path_of("cost.svg"),
+		 path_of("timeline.svg"), path_of("serial.log"));
 	assert_int_equal(run_tool(args), 0);
 	char *out = slurp(path_of("out.txt"));
 	char *err = slurp(path_of("err.txt"));
@@ -233,6 +233,16 @@ static void test_tables(void **state)
 	assert_non_null(strstr(svg, "L2 svm CPUID"));
 	assert_non_null(strstr(svg, "</svg>\n"));
 	free(svg);
+
+	/* Exits over time: a polyline for each level that exited (L1, L2),
+	 * none for a level that did not. */
+	char *tl = slurp(path_of("timeline.svg"));
+	assert_true(strncmp(tl, "<svg ", 5) == 0);
+	assert_non_null(strstr(tl, "<title>L1</title>"));
+	assert_non_null(strstr(tl, "<title>L2</title>"));
+	assert_null(strstr(tl, "<title>L3</title>"));
+	assert_non_null(strstr(tl, "</svg>\n"));
+	free(tl);
 }
 
 /* A damaged chunk line: named by line and byte offset, the exits before it
