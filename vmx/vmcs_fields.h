@@ -462,6 +462,13 @@ static inline bool vmcs_set(struct vmcs_image *img, uint32_t encoding, uint64_t 
 	return true;
 }
 
+/* The same by field name, for hot paths (nested VMX's merge and exit):
+ * the dense index is a compile-time constant, so there is no lookup.
+ * VMCS_GET(img, GUEST_CR0) == vmcs_get(img, VMCS_GUEST_CR0). */
+#define VMCS_GET(img, name) ((img)->v[VMCS_IDX_##name] & vmcs_width_mask[VMCS_IDX_##name])
+#define VMCS_SET(img, name, value) \
+	((void)((img)->v[VMCS_IDX_##name] = (uint64_t)(value) & vmcs_width_mask[VMCS_IDX_##name]))
+
 /* ---- VM-instruction error numbers (vol. 3C 31.4, Table 31-1) ---- */
 
 enum vmx_insn_error {

@@ -106,6 +106,9 @@ bool nvmx_shadowing_off;           /* config / command line vmcs_shadow = off */
 static uint16_t shadow_fields[64]; /* indexes into vmcs_field_table */
 static unsigned shadow_count;
 static uint64_t vmread_bitmap, vmwrite_bitmap;
+/* The encoding of each dense index, flat: the VMREAD/VMWRITE loops of the
+ * hot paths load one word instead of a table row. */
+static uint32_t enc_of[VMCS_FIELD_COUNT];
 /* The shadowed fields L1 changes before a plain VMRESUME: L2's RIP, RSP,
  * RFLAGS, interruptibility, and an event to inject (SDM 26.2.1.3/26.3). */
 static bool shadow_hot[64];
@@ -177,7 +180,7 @@ static void shadow_load(struct vcpu *v, struct nvmx_vcpu *n)
 	vmx_make_current(n->shadow_pa);
 	for (unsigned i = 0; i < shadow_count; i++) {
 		uint64_t val = n->st.vmcs12.v[shadow_fields[i]];
-		vmwrite_fast(vmcs_field_table[shadow_fields[i]].encoding, val);
+		vmwrite_fast(enc_of[shadow_fields[i]], val);
 		n->shadow_ref[i] = val;
 	}
 	if (!n->shadow_live) {
@@ -202,7 +205,7 @@ static void shadow_store(struct vcpu *v, struct nvmx_vcpu *n)
 	n->cold_changed = false;
 	for (unsigned i = 0; i < shadow_count; i++) {
 		unsigned k = shadow_fields[i];
-		uint64_t val = vmread_fast(vmcs_field_table[k].encoding);
+		uint64_t val = vmread_fast(enc_of[k]);
 		if (val != n->shadow_ref[i]) {
 			if (shadow_hot[i] && n->hot_count < sizeof(n->hot_changed))
 				n->hot_changed[n->hot_count++] = (uint8_t)k;
@@ -254,11 +257,15 @@ static const uint32_t l1_kept_fields[] = {
 	VMCS_GUEST_RIP, VMCS_GUEST_RSP, VMCS_GUEST_RFLAGS,
 };
 
+static uint8_t l1_kept_idx[sizeof(l1_kept_fields) / sizeof(l1_kept_fields[0])];
+static unsigned l1_kept_count;
+
 static void field_lists(void)
 {
 	const struct vmx_caps *hw = vmx_hw_caps();
 	for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++) {
 		const struct vmcs_field *f = &vmcs_field_table[i];
+		enc_of[i] = f->encoding;
 		if (!vmcs_field_exists(f, hw))
 			continue;
 		hw_idx[hw_count++] = (uint8_t)i;
@@ -266,6 +273,11 @@ static void field_lists(void)
 			writable_idx[writable_count++] = (uint8_t)i;
 		if (changes_under_l2(f))
 			exit_idx[exit_count++] = (uint8_t)i;
+	}
+	for (unsigned i = 0; i < sizeof(l1_kept_fields) / sizeof(l1_kept_fields[0]); i++) {
+		int k = vmcs_field_index(l1_kept_fields[i]);
+		if (k >= 0 && vmcs_field_exists(&vmcs_field_table[k], hw))
+			l1_kept_idx[l1_kept_count++] = (uint8_t)k;
 	}
 	for (unsigned i = 0; i < vmcs02_l1_state_count; i++) {
 		int k = vmcs_field_index(vmcs02_l1_state_fields[i]);
@@ -291,13 +303,13 @@ static inline void vmwrite_fast(uint64_t enc, uint64_t val)
 static void snapshot_exit(struct vmcs_image *img)
 {
 	for (unsigned i = 0; i < exit_count; i++)
-		img->v[exit_idx[i]] = vmread_fast(vmcs_field_table[exit_idx[i]].encoding);
+		img->v[exit_idx[i]] = vmread_fast(enc_of[exit_idx[i]]);
 }
 
 static void snapshot_fast(struct vmcs_image *img)
 {
 	for (unsigned i = 0; i < hw_count; i++)
-		img->v[hw_idx[i]] = vmread_fast(vmcs_field_table[hw_idx[i]].encoding);
+		img->v[hw_idx[i]] = vmread_fast(enc_of[hw_idx[i]]);
 }
 
 static struct nvmx_vcpu *nested_of(struct vcpu *v) { return ((struct vmx_vcpu *)v->arch)->nested; }
@@ -488,13 +500,13 @@ static void resume_l1_at_host_state(struct vcpu *v, struct nvmx_vcpu *n)
 	vmcs02_load_l1_host_state(n->v01, &n->st.vmcs12, &adv);
 	vmx_make_current(x->vmcs01_pa);
 	for (unsigned i = 0; i < l1_state_count; i++)
-		vmwrite_fast(vmcs_field_table[l1_state_idx[i]].encoding, n->v01->v[l1_state_idx[i]]);
+		vmwrite_fast(enc_of[l1_state_idx[i]], n->v01->v[l1_state_idx[i]]);
 	x->vmcs_pa = x->vmcs01_pa;
 	x->launched = true;
 	x->timer_armed = vmcs_read(VMCS_PIN_BASED_CONTROLS) & PIN_PREEMPT;
-	v->rip = x->exit_rip = vmcs_get(n->v01, VMCS_GUEST_RIP);
-	v->gpr[RSP] = vmcs_get(n->v01, VMCS_GUEST_RSP);
-	v->rflags = vmcs_get(n->v01, VMCS_GUEST_RFLAGS);
+	v->rip = x->exit_rip = VMCS_GET(n->v01, GUEST_RIP);
+	v->gpr[RSP] = VMCS_GET(n->v01, GUEST_RSP);
+	v->rflags = VMCS_GET(n->v01, GUEST_RFLAGS);
 	v->mem = &v->vm->mem;
 	v->level = 1;
 	n->in_l2 = false;
@@ -649,15 +661,12 @@ static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsig
 	 * VMfailValid, nvmx_entry_vmfail, or as an entry-failure exit). */
 	if (!launch && n->merged && n->merged_vmcs12 == n->st.current && n->shadow_live &&
 	    !n->cold_changed) {
-		for (unsigned i = 0; i < sizeof(l1_kept_fields) / sizeof(l1_kept_fields[0]); i++) {
-			int k = vmcs_index_of(l1_kept_fields[i]);
-			if (k >= 0 && vmcs_field_exists(&vmcs_field_table[k], vmx_hw_caps()))
-				n->v01->v[k] = vmread_fast(l1_kept_fields[i]);
-		}
+		for (unsigned i = 0; i < l1_kept_count; i++)
+			n->v01->v[l1_kept_idx[i]] = vmread_fast(enc_of[l1_kept_idx[i]]);
 		vmx_make_current(n->vmcs02_pa);
 		for (unsigned i = 0; i < n->hot_count; i++) {
 			unsigned k = n->hot_changed[i];
-			vmwrite_fast(vmcs_field_table[k].encoding, v12->v[k]);
+			vmwrite_fast(enc_of[k], v12->v[k]);
 			n->v02->v[k] = v12->v[k];
 		}
 		n->stats.fast_entries++;
@@ -744,7 +753,7 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 	for (unsigned i = 0; i < writable_count; i++) {
 		unsigned k = writable_idx[i];
 		if (!n->v02_valid || n->next02->v[k] != n->v02->v[k]) {
-			vmwrite_fast(vmcs_field_table[k].encoding, n->next02->v[k]);
+			vmwrite_fast(enc_of[k], n->next02->v[k]);
 			n->v02->v[k] = n->next02->v[k];
 		}
 	}
