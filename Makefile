@@ -102,6 +102,7 @@ UNIT_SRCS_test_decode    := arch/x86/decode.c
 UNIT_SRCS_test_cpuid_view := kernel/cpuid_view.c
 UNIT_SRCS_test_exit_cost := kernel/exit_cost.c
 UNIT_SRCS_test_exit_reasons := kernel/exit_reasons.c kernel/exit_cost.c
+UNIT_SRCS_test_nested_tags := kernel/nested_tags.c
 # nested SVM and VMX cores (pure; not yet linked into the kernel)
 UNIT_SRCS_test_nsvm_check   := svm/nested/vmcb12_check.c mm/gmem.c
 UNIT_SRCS_test_nsvm_merge   := svm/nested/vmcb02_merge.c svm/nested/vmcb_clean.c mm/gmem.c

@@ -72,6 +72,9 @@ struct vmx_caps {
 #define VMX_EPT_INVEPT_SINGLE      (1ull << 25)
 #define VMX_EPT_INVEPT_ALL         (1ull << 26)
 #define VMX_VPID_INVVPID           (1ull << 32)
+#define VMX_VPID_INVVPID_ADDR      (1ull << 40) /* individual-address (type 0) */
+#define VMX_VPID_INVVPID_SINGLE    (1ull << 41) /* single-context (type 1) */
+#define VMX_VPID_INVVPID_ALL       (1ull << 42) /* all-context (type 2) */
 
 /* The allowed-1 mask of a 32-bit control MSR. */
 static inline uint32_t vmx_ctl_allowed1(uint64_t cap_msr)

@@ -62,6 +62,48 @@ static uint32_t adjust(uint32_t msr, uint32_t want)
 	return (want | (uint32_t)cap) & (uint32_t)(cap >> 32);
 }
 
+static bool tru_caps(void) { return (rdmsr(MSR_VMX_BASIC) >> 55) & 1; }
+
+static int invvpid(uint64_t type, uint16_t vpid)
+{
+	struct { uint64_t vpid, gla; } desc = { vpid, 0 };
+	__asm__ volatile("invvpid %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+	return vm_result();
+}
+
+int l1_enter(int launched);   /* below */
+
+/* VPID (SDM 29.1): L2 under VPID 1, 2, then 1 again; INVVPID of a VPID
+ * that ran, of one that never did, and all-context all succeed.  L0 gives
+ * each VPID12 a VPID02 of its own (its report counts them). */
+static void vpid_checks(bool tru)
+{
+	uint64_t proc2_cap = rdmsr(0x48b), ept_vpid = rdmsr(0x48c);
+	if (!((proc2_cap >> 32) & (1u << 5)) || !(ept_vpid & (1ull << 32))) {
+		rt_printf("vpid: not offered, skipped\n");
+		return;
+	}
+	vmwrite(0x4002, adjust(tru ? 0x48e : 0x482, (1u << 28) | (1u << 31)));   /* + secondary controls */
+	vmwrite(0x401e, adjust(0x48b, 1u << 5));                                  /* enable VPID */
+	static const uint16_t order[] = { 1, 2, 1 };
+	bool ok = true;
+	for (unsigned i = 0; i < 3; i++) {
+		vmwrite(0x0000, order[i]);
+		vmwrite(0x681e, vmread(0x681e) + vmread(0x440c));
+		int r = l1_enter(1);
+		ok &= r == 0 && (vmread(0x4402) == 18 || vmread(0x4402) == 10);
+	}
+	CHECK(ok, "vpid: L2 runs under VPID 1, 2, 1");
+	if (ept_vpid & (1ull << 41)) {
+		CHECK(invvpid(1, 2) == 0, "invvpid: single-context of a VPID that ran");
+		CHECK(invvpid(1, 7) == 0, "invvpid: single-context of a VPID that never ran");
+	}
+	if (ept_vpid & (1ull << 42))
+		CHECK(invvpid(2, 0) == 0, "invvpid: all-context");
+	vmwrite(0x681e, vmread(0x681e) + vmread(0x440c));
+	CHECK(l1_enter(1) == 0, "vpid: L2 runs on after the flushes");
+}
+
 /* L2: VMCALL, then CPUID, forever. */
 void l2_code(void);
 __asm__(".text\n.globl l2_code\nl2_code:\n\tvmcall\n\tcpuid\n\tjmp l2_code\n");
@@ -177,6 +219,7 @@ void guest_main(void)
 	}
 	rt_printf("BENCHRAW vmx exit_by_l1 %lu 0 %u\n", (unsigned long)(best / 500), cpuid(0x40000010, 0).eax);
 	CHECK(vmread(0x4402) == 18 || vmread(0x4402) == 10, "vmresume: many round trips");
+	vpid_checks(tru_caps());
 	__asm__ volatile("vmxoff" ::: "cc");
 	CHECK(vm_result() == 0, "vmxoff: succeeds");
 }

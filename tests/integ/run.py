@@ -236,7 +236,10 @@ SCENARIOS = [
     Scenario("nvmx-smoke", "bochs", "mb2", cfg="nested-vmx-smoke.cfg", timeout=300, cpus=1,
              modules=["build/guests/nvmx_smoke.elf"],
              expect=[r"\[vsmoke\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vsmoke ended: status 1 ",
-                     r"vm vsmoke: vCPU 0: nested VMX: \d+ VMX instructions"],
+                     r"vm vsmoke: vCPU 0: nested VMX: \d+ VMX instructions",
+                     r"\[vsmoke\] PASS: vpid: L2 runs under VPID 1, 2, 1",
+                     r"\[vsmoke\] PASS: invvpid: single-context of a VPID that never ran",
+                     r"vm vsmoke: vCPU 0: nested VMX: .*, 2 VPID02s assigned"],
              reject=[r"\] FAIL:"]),
     # The exit trace (issue 8): a nested VM traced by its config, a VM switching
     # tracing by hypercall; nestor-trace reads the dumps from the serial log.

@@ -30,6 +30,7 @@
 #include "kernel/platform.h"
 #include "kernel/backend.h"
 #include "arch/x86/cpu.h"
+#include "kernel/nested_tags.h"
 #include "arch/x86/cpu_caps.h"
 #include "arch/x86/traps.h"
 #include "mm/frame.h"
@@ -64,7 +65,10 @@ struct nvmx_vcpu {
 	struct ept02 ept02[EPT02_SLOTS];
 	struct ept02 *ept;             /* the one vmcs02 runs on (L1 uses EPT) */
 	uint64_t use_clock;
-	uint16_t last_vpid12;
+	/* VPID02 per VPID12 of this vCPU (kernel/nested_tags.c) */
+	struct nested_tags vpids;
+	uint16_t vpid02;               /* the one vmcs02 runs with */
+	bool l2_no_vpid;               /* vmcs12 without VPID: flush at every entry */
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
 	struct gmem_view l2_view;
@@ -314,8 +318,10 @@ static void snapshot_fast(struct vmcs_image *img)
 
 static struct nvmx_vcpu *nested_of(struct vcpu *v) { return ((struct vmx_vcpu *)v->arch)->nested; }
 
-/* VPID02: one per VM, beside the VMs' own (kernel/vm.c: id + 1). */
-static uint16_t vpid02_of(const struct vm *vm) { return (uint16_t)(CFG_MAX_VMS + 1 + vm->id); }
+/* VPID02s: NESTED_TAG_SLOTS per vCPU from VPID02_FIRST, above the VMs'
+ * own VPIDs (kernel/vm.c: id + 1). */
+#define VPID02_FIRST 0x100
+_Static_assert(VPID02_FIRST + CFG_MAX_VMS * VM_MAX_VCPUS * NESTED_TAG_SLOTS <= 0xffff, "VPIDs are 16 bits");
 
 static int ept01_lookup(void *ctx, uint64_t gpa, uint64_t *hpa, unsigned *perms, uint64_t *size)
 {
@@ -327,6 +333,31 @@ static void invept_all(void)
 {
 	struct { uint64_t eptp, zero; } desc = { 0, 0 };
 	__asm__ volatile("invept %0, %1" : : "m"(desc), "r"(2ull) : "cc", "memory");
+}
+
+static void invvpid(uint64_t type, uint16_t vpid, uint64_t gla)
+{
+	struct { uint64_t vpid, gla; } desc = { vpid, gla };
+	__asm__ volatile("invvpid %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+}
+
+/* Drop the linear and combined mappings of one VPID02 (SDM 31 INVVPID),
+ * with the narrowest INVVPID type the CPU has. */
+static void vpid02_flush(uint16_t vpid02, uint64_t gla, bool one_address)
+{
+	uint64_t cap = vmx_hw_caps()->ept_vpid;
+	if (!((vmx_hw_caps()->procbased2 >> 32) & NVMX_PROC2_VPID))
+		return;                            /* no VPIDs: every transition flushes */
+	if (!(cap & VMX_VPID_INVVPID))
+		invept_all();                      /* drops every combined mapping */
+	else if (one_address && (cap & VMX_VPID_INVVPID_ADDR))
+		invvpid(0, vpid02, gla);
+	else if (cap & VMX_VPID_INVVPID_SINGLE)
+		invvpid(1, vpid02, 0);
+	else if (cap & VMX_VPID_INVVPID_ALL)
+		invvpid(2, 0, 0);
+	else
+		invept_all();
 }
 
 /* Empty one EPT02; it keeps naming its EPTP12.  The CPU may cache
@@ -430,6 +461,7 @@ int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
 	*(uint32_t *)n->vmcs02_pa = (uint32_t)(vmx_hw_caps()->basic & 0x7fffffff);
 	memset(n->msr, 0xff, VMCS02_BITMAP_SIZE);   /* the sparse merge edits only L0's passed MSRs */
 	nvmx_state_init(&n->st);
+	nested_tags_init(&n->vpids, nested_tags_base(VPID02_FIRST, v->vm->id * VM_MAX_VCPUS + v->index));
 	gmem_init(&n->l2_mem);
 	n->l2_view = (struct gmem_view){ .xlate = l2_xlate, .ctx = n };
 	n->l2_mem.view = &n->l2_view;
@@ -628,6 +660,8 @@ static void enter_l2(struct vcpu *v, struct nvmx_vcpu *n, bool launch)
 	v->mem = &n->l2_mem;
 	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->in_l2 = true;
+	if (n->l2_no_vpid)
+		vpid02_flush(n->vpid02, 0, false);
 	n->entry_was_launch = launch;
 	if (vmcs_get(&n->st.vmcs12, VMCS_ENTRY_MSR_LOAD_COUNT)) {
 		unsigned bad = load_msr_list(v, n);
@@ -702,19 +736,28 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 	}
 
 	/* 3. EPT02 stands for the combined-mapping TLB of EPTP12: one per
-	 * EPTP12, a few kept.  All of L1's VPIDs run as VPID02, so another
-	 * VPID12 flushes the CPU's mappings (L1's guests must not share them). */
+	 * EPTP12, a few kept.  Each VPID12 runs as a VPID02 of its own
+	 * (nested_tags), so L1's guests never share mappings and L1's
+	 * INVVPID flushes just the one it names; a VPID02 given to another
+	 * VPID12 starts empty.  Without VPID in vmcs12, every VM entry and
+	 * exit flushes L2's mappings on hardware (SDM 29.4.3.3): here its
+	 * VPID02 is flushed at every entry. */
 	uint64_t eptp12 = l1_uses_ept(n) ? vmcs_get(v12, VMCS_EPT_POINTER) : 0;
-	uint16_t vpid12 = (uint16_t)vmcs_get(v12, VMCS_VPID);
+	bool vpid12_on = (vmcs_get(v12, VMCS_PROC_BASED_CONTROLS) & NVMX_PROC_SECONDARY) &&
+			 (vmcs_get(v12, VMCS_SECONDARY_CONTROLS) & NVMX_PROC2_VPID);
+	uint16_t vpid12 = vpid12_on ? (uint16_t)vmcs_get(v12, VMCS_VPID) : 0;
 	if (eptp12) {
 		struct ept02 *t = ept02_for(n, eptp12);
 		if (t != n->ept)
 			n->l2_view.gen++;   /* L2's addresses translate through another table */
 		n->ept = t;
 	}
-	if (vpid12 != n->last_vpid12) {
-		invept_all();
-		n->last_vpid12 = vpid12;
+	bool fresh;
+	n->vpid02 = (uint16_t)nested_tags_get(&n->vpids, vpid12, &fresh);
+	n->l2_no_vpid = !vpid12_on;
+	if (fresh && vpid12_on) {
+		vpid02_flush(n->vpid02, 0, false);   /* the slot's last VPID12's mappings */
+		n->stats.vpid02_assigned++;
 	}
 
 	/* 4. vmcs02 = vmcs12 (L2's state, L1's controls) + what L0 needs. */
@@ -727,7 +770,7 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 		.cr0_mask = vmcs_get(n->v01, VMCS_CR0_GUEST_HOST_MASK),
 		.cr4_mask = vmcs_get(n->v01, VMCS_CR4_GUEST_HOST_MASK),
 		.tsc_offset = vmcs_get(n->v01, VMCS_TSC_OFFSET),
-		.vpid02 = vpid02_of(vm),
+		.vpid02 = n->vpid02,
 		.eptp02 = eptp12 ? s2pt_eptp(&n->ept->t) : s2pt_eptp(&vm->s2),
 		.l0_io_a = (const uint8_t *)vmx_io_bitmaps_pa,
 		.l0_io_b = (const uint8_t *)(vmx_io_bitmaps_pa + PAGE_SIZE),
@@ -801,10 +844,18 @@ static void apply_flush(struct nvmx_vcpu *n, const struct nvmx_result *r)
 			if (n->ept02[i].live)
 				ept02_zap(n, &n->ept02[i]);
 		break;
-	default:
-		/* INVVPID: linear and combined mappings of L1's VPIDs, which all
-		 * run as VPID02; EPT02 (guest-physical) stays (SDM 29.4.3.3). */
-		invept_all();
+	case NVMX_FLUSH_VPID_ADDR:    /* SDM 31 INVVPID: its VPID02, if it has one */
+	case NVMX_FLUSH_VPID_SINGLE:
+	case NVMX_FLUSH_VPID_SINGLE_NG: {
+		uint16_t vpid02 = (uint16_t)nested_tags_find(&n->vpids, r->vpid);
+		if (vpid02)   /* else nothing is cached under it */
+			vpid02_flush(vpid02, r->gla, r->flush == NVMX_FLUSH_VPID_ADDR);
+		break;
+	}
+	case NVMX_FLUSH_VPID_ALL:     /* every VPID02 of this vCPU, none of another VM's */
+		for (unsigned i = 0; i < NESTED_TAG_SLOTS; i++)
+			if (nested_tags_slot(&n->vpids, i))
+				vpid02_flush((uint16_t)nested_tags_slot(&n->vpids, i), 0, false);
 		break;
 	}
 }
@@ -1135,7 +1186,8 @@ void nvmx_report(struct vcpu *v)
 		return;
 	log_info("vm %s: vCPU %u: nested VMX: %lu VMX instructions, %lu VM entries (%lu fast, %lu VMfailValid, "
 		 "%lu entry-failure exits), %lu L2 exits to L1, %lu kept by L0, EPT02 %lu fills %lu zaps, "
-		 "%lu EPT exits to L1, %lu INTR/NMI to L1",
+		 "%lu EPT exits to L1, %lu INTR/NMI to L1, %lu VPID02s assigned",
 		 v->vm->cfg->name, v->index, t->insns, t->entries, t->fast_entries, t->entry_fail_valid, t->entry_fail_exit,
-		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1);
+		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1,
+		 t->vpid02_assigned);
 }

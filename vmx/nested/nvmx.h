@@ -56,5 +56,6 @@ struct nvmx_stats {
 	uint64_t reflected, l2_exits_l0;
 	uint64_t ept02_fills, ept_to_l1, ept02_zaps;
 	uint64_t intr_to_l1;
+	uint64_t vpid02_assigned;                             /* VPID12s given a VPID02 */
 };
 #endif
