@@ -33,6 +33,8 @@ static bool vm_stuck(struct vm *vm)
 			return false;
 		if (v->halted && (v->rflags & (1u << 9)))
 			return false;
+		if (v->halted && v->nested_deadline != UINT64_MAX)
+			return false;   /* L1's preemption timer ends an L2's halt */
 		if (v->pending_init || v->pending_sipi >= 0)
 			return false;
 	}

@@ -204,6 +204,10 @@ void vintr_deliver(struct vm *vm, uint32_t dest, bool logical, uint8_t mode, uin
 
 bool vintr_runnable(struct vcpu *v)
 {
+	/* A halted L2 wakes when L1's VMX-preemption timer expires: the
+	 * timer counts in HLT and its exit ends the halt (SDM 26.5.1). */
+	if (v->halted && v->nested_deadline != UINT64_MAX && rdtsc() >= v->nested_deadline)
+		v->halted = false;
 	return !v->halted && !v->lapic.wait_for_sipi;
 }
 
@@ -211,7 +215,8 @@ bool vintr_runnable(struct vcpu *v)
  * owner reads it without the lock. */
 uint64_t vintr_next_deadline(struct vcpu *v)
 {
-	return vlapic_timer_deadline(&v->lapic);
+	uint64_t d = vlapic_timer_deadline(&v->lapic);
+	return v->nested_deadline < d ? v->nested_deadline : d;
 }
 
 static bool irr_empty(const struct vlapic *l)

@@ -273,6 +273,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 		v->mem = &vm->mem;
 		v->index = i;
 		v->level = 1;
+		v->nested_deadline = UINT64_MAX;
 		/* exits by raw reason: some 64 KiB a vCPU, so not in struct vcpu */
 		v->reasons = frame_alloc_bytes(sizeof(*v->reasons));
 		if (v->reasons)

@@ -561,10 +561,12 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	/* The VMX preemption timer (SDM 26.5.1) makes the guest exit by
 	 * run_until: it counts down every 2^MISC[4:0] TSC ticks. */
 	if (want_pin & PIN_PREEMPT_TIMER) {
-		bool armed = v->run_until != UINT64_MAX;
+		/* while L2 runs, L1's own timer too (nvmx.c, vmcs02_l1_timer_deadline) */
+		uint64_t until = v->nested_deadline < v->run_until ? v->nested_deadline : v->run_until;
+		bool armed = until != UINT64_MAX;
 		if (armed) {
 			uint64_t now = rdtsc();
-			uint64_t ticks = v->run_until > now ? (v->run_until - now) >> (caps.misc & 31) : 0;
+			uint64_t ticks = until > now ? (until - now) >> (caps.misc & 31) : 0;
 			vmcs_write(VMCS_PREEMPTION_TIMER_VALUE, ticks > 0xffffffffu ? 0xffffffffu : ticks);
 		}
 		if (armed != x->timer_armed) {

@@ -104,6 +104,48 @@ static void vpid_checks(bool tru)
 	CHECK(l1_enter(1) == 0, "vpid: L2 runs on after the flushes");
 }
 
+/* L2s that never exit by themselves: a spin loop, and HLT with
+ * interrupts off (which L1 does not intercept: L0 halts the vCPU). */
+void l2_spin(void);
+void l2_halt(void);
+__asm__(".text\n.globl l2_spin\nl2_spin:\n\tpause\n\tjmp l2_spin\n"
+	".globl l2_halt\nl2_halt:\n\tcli\n\thlt\n\tjmp l2_halt\n");
+
+/* L1's VMX-preemption timer (SDM 26.5.1) while L2 runs: L0 offers it, runs
+ * it beside its own slices, and reflects its expiry as exit 52. */
+static void preemption_timer_checks(bool tru)
+{
+	uint64_t pin_cap = rdmsr(tru ? 0x48d : 0x481);
+	if (!((pin_cap >> 32) & (1u << 6))) {
+		rt_printf("preemption timer: not offered, skipped\n");
+		return;
+	}
+	unsigned rate = rdmsr(0x485) & 31;
+	uint32_t pin = adjust(tru ? 0x48d : 0x481, 0);
+	uint32_t exitc = adjust(tru ? 0x48f : 0x483, (1u << 9) | (1u << 20) | (1u << 21));
+	vmwrite(0x4000, pin | (1u << 6));             /* activate the timer */
+	vmwrite(0x400c, exitc | (1u << 22));          /* save its value on exit */
+	vmwrite(0x482e, 2000);
+	vmwrite(0x681e, (uint64_t)l2_spin);
+	uint64_t t0 = rdtsc();
+	int r = l1_enter(1);
+	uint64_t t = rdtsc() - t0;
+	uint64_t reason = vmread(0x4402);
+	rt_check(r == 0 && reason == 52, "preemption timer: L2's spin loop exits to L1 with reason 52",
+		 "r=%d reason=%lu", r, reason);
+	CHECK(vmread(0x482e) == 0, "preemption timer: the value saved at the exit is 0");
+	rt_check(t >= (2000ull << rate), "preemption timer: not before 2000 units of 2^rate TSC ticks",
+		 "%lu ticks, rate %u", t, rate);
+	vmwrite(0x482e, 2000);
+	vmwrite(0x681e, (uint64_t)l2_halt);
+	r = l1_enter(1);
+	reason = vmread(0x4402);
+	rt_check(r == 0 && reason == 52, "preemption timer: wakes L2 from HLT with interrupts off",
+		 "r=%d reason=%lu", r, reason);
+	vmwrite(0x4000, pin);
+	vmwrite(0x400c, exitc);
+}
+
 /* L2: VMCALL, then CPUID, forever. */
 void l2_code(void);
 __asm__(".text\n.globl l2_code\nl2_code:\n\tvmcall\n\tcpuid\n\tjmp l2_code\n");
@@ -220,6 +262,7 @@ void guest_main(void)
 	rt_printf("BENCHRAW vmx exit_by_l1 %lu 0 %u\n", (unsigned long)(best / 500), cpuid(0x40000010, 0).eax);
 	CHECK(vmread(0x4402) == 18 || vmread(0x4402) == 10, "vmresume: many round trips");
 	vpid_checks(tru_caps());
+	preemption_timer_checks(tru_caps());
 	__asm__ volatile("vmxoff" ::: "cc");
 	CHECK(vm_result() == 0, "vmxoff: succeeds");
 }

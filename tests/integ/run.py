@@ -239,7 +239,10 @@ SCENARIOS = [
                      r"vm vsmoke: vCPU 0: nested VMX: \d+ VMX instructions",
                      r"\[vsmoke\] PASS: vpid: L2 runs under VPID 1, 2, 1",
                      r"\[vsmoke\] PASS: invvpid: single-context of a VPID that never ran",
-                     r"vm vsmoke: vCPU 0: nested VMX: .*, 2 VPID02s assigned"],
+                     r"vm vsmoke: vCPU 0: nested VMX: .*, 2 VPID02s assigned",
+                     r"\[vsmoke\] PASS: preemption timer: L2's spin loop exits to L1 with reason 52",
+                     r"\[vsmoke\] PASS: preemption timer: not before 2000 units",
+                     r"\[vsmoke\] PASS: preemption timer: wakes L2 from HLT with interrupts off"],
              reject=[r"\] FAIL:"]),
     # The exit trace (issue 8): a nested VM traced by its config, a VM switching
     # tracing by hypercall; nestor-trace reads the dumps from the serial log.

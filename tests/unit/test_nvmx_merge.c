@@ -270,27 +270,36 @@ static void test_preemption_timer(void **state)
 	vmcs_set(&v12, VMCS_PIN_BASED_CONTROLS, NVMX_PIN_PREEMPT);
 	vmcs_set(&v12, VMCS_EXIT_CONTROLS, NVMX_EXIT_SAVE_PREEMPT);
 	vmcs_set(&v12, VMCS_PREEMPTION_TIMER_VALUE, 500);
-	l0.preempt_timer = 200;         /* L0's slice is shorter */
 	merge();
 	assert_true(get(&v02, VMCS_PIN_BASED_CONTROLS) & NVMX_PIN_PREEMPT);
-	assert_int_equal(get(&v02, VMCS_PREEMPTION_TIMER_VALUE), 200);
-	assert_int_equal(info.timer_bias, 300);
+	assert_int_equal(get(&v02, VMCS_PREEMPTION_TIMER_VALUE), 500);
+	assert_true(info.l1_timer);
+	/* as a deadline: rate 5, one unit per 32 TSC ticks from the entry */
+	uint64_t d = vmcs02_l1_timer_deadline(500, 5, 1000);
+	assert_int_equal(d, 1000 + 500 * 32);
+	assert_int_equal(vmcs02_l1_timer_left(d, 5, 1000 + 150 * 32), 350);
+	assert_int_equal(vmcs02_l1_timer_left(d, 5, d - 31), 0);   /* less than a unit: expired */
+	assert_int_equal(vmcs02_l1_timer_left(d, 5, d + 5), 0);
+	/* an exit with 350 left (L0's slice ended first): saved for L1, not L1's expiry */
+	info.l1_timer_left = 350;
 	assert_false(vmcs02_l1_timer_expired(&info, VMX_EXIT_PREEMPTION_TIMER));
-	/* exit with 50 left on vmcs02's timer: L1's has 350 */
-	vmcs_set(&v02, VMCS_PREEMPTION_TIMER_VALUE, 50);
 	vmcs02_exit_to_vmcs12(&v12, &v02, &e, &info);
 	assert_int_equal(get(&v12, VMCS_PREEMPTION_TIMER_VALUE), 350);
-	/* L1's is shorter: its expiry is L1's */
-	l0.preempt_timer = 1000;
-	merge();
-	assert_int_equal(get(&v02, VMCS_PREEMPTION_TIMER_VALUE), 350);
+	/* nothing left: the timer exit is L1's */
+	info.l1_timer_left = 0;
 	assert_true(vmcs02_l1_timer_expired(&info, VMX_EXIT_PREEMPTION_TIMER));
 	assert_false(vmcs02_l1_timer_expired(&info, VMX_EXIT_HLT));
-	/* only L0 */
+	/* without "save VMX-preemption timer value", vmcs12 keeps L1's value */
+	vmcs_set(&v12, VMCS_EXIT_CONTROLS, 0);
+	vmcs_set(&v12, VMCS_PREEMPTION_TIMER_VALUE, 500);
+	info.l1_timer_left = 7;
+	vmcs02_exit_to_vmcs12(&v12, &v02, &e, &info);
+	assert_int_equal(get(&v12, VMCS_PREEMPTION_TIMER_VALUE), 500);
+	/* L1 without the timer */
 	vmcs_set(&v12, VMCS_PIN_BASED_CONTROLS, 0);
 	merge();
-	assert_int_equal(get(&v02, VMCS_PREEMPTION_TIMER_VALUE), 1000);
 	assert_false(info.l1_timer);
+	assert_false(vmcs02_l1_timer_expired(&info, VMX_EXIT_PREEMPTION_TIMER));
 }
 
 static void test_guest_host_state(void **state)

@@ -69,6 +69,7 @@ struct nvmx_vcpu {
 	struct nested_tags vpids;
 	uint16_t vpid02;               /* the one vmcs02 runs with */
 	bool l2_no_vpid;               /* vmcs12 without VPID: flush at every entry */
+	uint64_t l1_timer_deadline;    /* L1's preemption timer (TSC) while L2 runs */
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
 	struct gmem_view l2_view;
@@ -542,6 +543,7 @@ static void resume_l1_at_host_state(struct vcpu *v, struct nvmx_vcpu *n)
 	v->mem = &v->vm->mem;
 	v->level = 1;
 	n->in_l2 = false;
+	v->nested_deadline = UINT64_MAX;
 	n->l1_exit_pending = 0;
 	v->halted = false;
 }
@@ -562,6 +564,8 @@ static void vmexit_to_l1(struct vcpu *v, struct nvmx_vcpu *n, const struct nvmx_
 		vmwrite_fast(VMCS_ENTRY_INTR_INFO, 0);
 		vmcs_set(n->v02, VMCS_ENTRY_INTR_INFO, 0);
 	}
+	if (n->info.l1_timer)
+		n->info.l1_timer_left = vmcs02_l1_timer_left(n->l1_timer_deadline, adv.misc & 31, v->exit_tsc);
 	bool told = teach_on(v, true);
 	static struct vmcs_image before;   /* the teaching trace runs on one vCPU */
 	if (told) {
@@ -660,6 +664,13 @@ static void enter_l2(struct vcpu *v, struct nvmx_vcpu *n, bool launch)
 	v->mem = &n->l2_mem;
 	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->in_l2 = true;
+	/* L1's VMX-preemption timer counts from this entry (26.5.1); vmx.c
+	 * puts min(it, L0's slice) into vmcs02 at every entry into L2, and
+	 * a halted L2 wakes for it (kernel/vintr.c) */
+	n->l1_timer_deadline = n->info.l1_timer ?
+		vmcs02_l1_timer_deadline((uint32_t)VMCS_GET(&n->st.vmcs12, PREEMPTION_TIMER_VALUE), adv.misc & 31,
+					 rdtsc()) : UINT64_MAX;
+	v->nested_deadline = n->l1_timer_deadline;
 	if (n->l2_no_vpid)
 		vpid02_flush(n->vpid02, 0, false);
 	n->entry_was_launch = launch;
@@ -1047,6 +1058,8 @@ static bool l2_exit(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, struct
 	uint16_t basic = reason & 0xffff;
 	if (basic == VMX_EXIT_EPT_VIOLATION && l1_uses_ept(n))
 		return l2_ept(v, n, &ex, e);
+	if (n->info.l1_timer)
+		n->info.l1_timer_left = vmcs02_l1_timer_left(n->l1_timer_deadline, adv.misc & 31, v->exit_tsc);
 	struct nvmx_reflect_ctx ctx = {
 		.msr = (uint32_t)v->gpr[RCX],
 		.l1_timer_expired = vmcs02_l1_timer_expired(&n->info, reason),

@@ -5,7 +5,7 @@
 
 /* Controls L1 may set (allowed-1), per control word: those the merge
  * passes through (vmcs02_merge.c) and those it translates. */
-#define OFFER_PIN   (NVMX_PIN_EXTINT | NVMX_PIN_NMI | NVMX_PIN_VNMI)
+#define OFFER_PIN   (NVMX_PIN_EXTINT | NVMX_PIN_NMI | NVMX_PIN_VNMI | NVMX_PIN_PREEMPT)
 #define OFFER_PROC  (NVMX_PROC_INTR_WINDOW | NVMX_PROC_TSC_OFFSET | NVMX_PROC_HLT |        \
 		     NVMX_PROC_INVLPG | NVMX_PROC_MWAIT | NVMX_PROC_RDPMC | NVMX_PROC_RDTSC | \
 		     NVMX_PROC_CR3_LOAD | NVMX_PROC_CR3_STORE | NVMX_PROC_CR8_LOAD |          \
@@ -18,7 +18,7 @@
 		     NVMX_PROC2_XSAVES)
 #define OFFER_EXIT  (NVMX_EXIT_SAVE_DEBUG | NVMX_EXIT_HOST_64 | NVMX_EXIT_ACK_INTR |      \
 		     NVMX_EXIT_SAVE_PAT | NVMX_EXIT_LOAD_PAT | NVMX_EXIT_SAVE_EFER |          \
-		     NVMX_EXIT_LOAD_EFER)
+		     NVMX_EXIT_LOAD_EFER | NVMX_EXIT_SAVE_PREEMPT)
 #define OFFER_ENTRY (NVMX_ENTRY_LOAD_DEBUG | (1u << 9) /* IA-32e mode guest */ |         \
 		     NVMX_ENTRY_LOAD_PAT | NVMX_ENTRY_LOAD_EFER)
 /* EPT/VPID (A.10): 4-level walks, UC/WB, 2M/1G pages, A/D, INVEPT single
@@ -44,10 +44,11 @@ void nvmx_advertise(const struct vmx_caps *hw, struct vmx_caps *adv)
 		.procbased2 = offer(hw->procbased2, OFFER_PROC2),
 		.exit = offer(hw->exit, OFFER_EXIT),
 		.entry = offer(hw->entry, OFFER_ENTRY),
-		/* MISC: the CPU's activity states and CR3-target count; no
-		 * preemption timer rate (the timer is not offered), no
-		 * VMWRITE to exit-information fields (bit 29). */
-		.misc = hw->misc & ~(0x1full | (1ull << 29)),
+		/* MISC: the CPU's activity states, CR3-target count and
+		 * preemption-timer rate (bits 4:0: L0 runs L1's timer at the
+		 * CPU's rate, vmcs02_l1_timer_deadline); no VMWRITE to
+		 * exit-information fields (bit 29). */
+		.misc = hw->misc & ~((1ull << 29) | (((hw->pinbased >> 32) & NVMX_PIN_PREEMPT) ? 0 : 0x1full)),
 		.cr0_fixed0 = hw->cr0_fixed0, .cr0_fixed1 = hw->cr0_fixed1,
 		.cr4_fixed0 = hw->cr4_fixed0, .cr4_fixed1 = hw->cr4_fixed1,
 		.ept_vpid = hw->ept_vpid & OFFER_EPT,

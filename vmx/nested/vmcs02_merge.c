@@ -147,18 +147,13 @@ void vmcs02_merge(struct vmcs_image *v02, const struct vmcs_image *v12,
 
 	/* ---- pin-based controls; VMX-preemption timer (25.6.1, 26.5.1) ---- */
 	pin = l0->pin | (pin12 & PIN_PASS);
+	/* L1's timer runs in vmcs02; L0 reloads its value at every entry
+	 * from the deadline (vmcs02_l1_timer_deadline) */
 	info->l1_timer = (pin12 & NVMX_PIN_PREEMPT) != 0;
-	if (info->l1_timer || l0->preempt_timer) {
-		uint32_t t12 = (uint32_t)VMCS_GET(v12, PREEMPTION_TIMER_VALUE), t;
-		if (!info->l1_timer)
-			t = l0->preempt_timer;
-		else if (l0->preempt_timer && l0->preempt_timer < t12)
-			t = l0->preempt_timer;
-		else
-			t = t12;
-		info->timer_bias = info->l1_timer ? t12 - t : 0;
+	info->l1_timer_left = 0;
+	if (info->l1_timer) {
 		pin |= NVMX_PIN_PREEMPT;
-		VMCS_SET(v02, PREEMPTION_TIMER_VALUE, t);
+		VMCS_SET(v02, PREEMPTION_TIMER_VALUE, VMCS_GET(v12, PREEMPTION_TIMER_VALUE));
 	}
 	VMCS_SET(v02, PIN_BASED_CONTROLS, vmx_ctl_adjust(hw->pinbased, pin));
 
@@ -338,9 +333,9 @@ void vmcs02_exit_to_vmcs12(struct vmcs_image *v12, const struct vmcs_image *v02,
 		VMCS_SET(v12, GUEST_DR7, keep_dr7);
 	}
 	VMCS_SET(v12, GUEST_IA32_PERF_GLOBAL_CTRL, keep_perf);
+	/* 28.3: "save VMX-preemption timer value": what was left of it */
 	if ((exit12 & NVMX_EXIT_SAVE_PREEMPT) && info->l1_timer)
-		vmcs_set(v12, VMCS_PREEMPTION_TIMER_VALUE,
-			 VMCS_GET(v02, PREEMPTION_TIMER_VALUE) + info->timer_bias);
+		VMCS_SET(v12, PREEMPTION_TIMER_VALUE, info->l1_timer_left);
 	else
 		VMCS_SET(v12, PREEMPTION_TIMER_VALUE, keep_timer);
 
@@ -490,5 +485,18 @@ void vmcs02_load_l1_host_state(struct vmcs_image *v01, const struct vmcs_image *
 bool vmcs02_l1_timer_expired(const struct vmcs02_info *info, uint32_t reason)
 {
 	return (reason & 0xffffu) == VMX_EXIT_PREEMPTION_TIMER && info->l1_timer &&
-	       info->timer_bias == 0;
+	       info->l1_timer_left == 0;
+}
+
+uint64_t vmcs02_l1_timer_deadline(uint32_t value, unsigned rate, uint64_t entry_tsc)
+{
+	return entry_tsc + ((uint64_t)value << (rate & 31));
+}
+
+uint32_t vmcs02_l1_timer_left(uint64_t deadline, unsigned rate, uint64_t now)
+{
+	if (now >= deadline)
+		return 0;
+	uint64_t left = (deadline - now) >> (rate & 31);
+	return left > 0xffffffffu ? 0xffffffffu : (uint32_t)left;
 }

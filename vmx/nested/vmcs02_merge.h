@@ -91,7 +91,6 @@ struct vmcs02_l0 {
 	uint64_t cr0_mask, cr4_mask;    /* CR bits L0 owns */
 	uint64_t tsc_offset;            /* vmcs01's: L1 TSC = host * m + offset */
 	uint64_t tsc_multiplier;        /* vmcs01's, 0 = no scaling (1.0) */
-	uint32_t preempt_timer;         /* L0's time slice, 0 = none */
 	uint16_t vpid02;                /* VPID for L2 (if proc2 VPID) */
 	uint64_t eptp02;                /* EPTP of EPT02 (proc2 EPT is L0's) */
 	/* L0's own intercept bitmaps for this VM (4 KiB each). */
@@ -113,7 +112,8 @@ struct vmcs02_l0 {
 /* What the way back needs to remember from the way in. */
 struct vmcs02_info {
 	bool l1_timer;                  /* L1's preemption timer active */
-	uint32_t timer_bias;            /* L1's value - vmcs02's value */
+	uint32_t l1_timer_left;         /* its value at the exit (the caller's,
+					   from vmcs02_l1_timer_left) */
 };
 
 /* The fixed-point multiplier 1.0 (TSC scaling, 25.6.5: 16.48). */
@@ -162,5 +162,12 @@ extern const unsigned vmcs02_l1_state_count;
 /* Did L1's preemption timer expire (for nvmx_reflect_ctx)?  True for an
  * exit for reason 52 when L1's value was the one vmcs02 counted down. */
 bool vmcs02_l1_timer_expired(const struct vmcs02_info *info, uint32_t reason);
+
+/* L1's VMX-preemption timer (SDM 26.5.1) as a TSC deadline: it counts
+ * down by one every 2^rate TSC ticks from the VM entry at entry_tsc.  L0
+ * runs L2 with min(this, its own slice) in vmcs02 (vmx/vmx.c). */
+uint64_t vmcs02_l1_timer_deadline(uint32_t value, unsigned rate, uint64_t entry_tsc);
+/* What is left of it at `now`, in timer units: 0 once expired. */
+uint32_t vmcs02_l1_timer_left(uint64_t deadline, unsigned rate, uint64_t now);
 
 #endif
