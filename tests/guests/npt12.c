@@ -173,6 +173,35 @@ static void test_map_1g(void)
 	      l1hv_call(SVMHV_READ_BACKING, gpa + 80, 0) == (long)svmhv_pattern(gpa + 80), name);
 }
 
+/* Execute-only EPT12 (VMX only; SDM 29.3.2): code in an execute-only
+ * page runs, and a read of it is one EPT violation whose qualification
+ * says "read; the entry allowed execute only" (28.2.1: bits 2:0 the
+ * access, 5:3 the entry's rights).  vmxhv then maps the page back. */
+static uint8_t xo_page[4096] __attribute__((aligned(4096)));
+static void test_exec_only(void)
+{
+	/* mov eax, 0x5a17; ret */
+	static const uint8_t code[] = { 0xb8, 0x17, 0x5a, 0x00, 0x00, 0xc3 };
+	for (unsigned i = 0; i < sizeof(code); i++)
+		xo_page[i] = code[i];
+	xo_page[100] = 0x77;
+	uint64_t gpa = (uint64_t)xo_page;
+	if (l1hv_call(SVMHV_EXEC_ONLY, gpa, 0) != 0) {
+		rt_printf("INFO: exec-only: %s offers no execute-only EPT12 pages here; skipped\n", hv);
+		return;
+	}
+	CHECK(true, "exec-only: vmxhv maps a page execute-only in EPT12");
+	uint32_t (*fn)(void) = (uint32_t (*)(void))(void *)xo_page;
+	uint32_t got = fn();
+	CHECK(got == 0x5a17 && l1hv_call(SVMHV_NPF_COUNT, gpa, 0) == 0,
+	      "exec-only: L2 runs code from it without an EPT violation");
+	uint8_t v = *(volatile uint8_t *)(xo_page + 100);
+	long faults = l1hv_call(SVMHV_NPF_COUNT, gpa, 0), qual = l1hv_call(SVMHV_LAST_QUAL, gpa, 0);
+	rt_check(faults == 1 && qual == (1 | (4 << 3)), "exec-only: a read is one EPT violation: read, entry X only",
+		 "%ld violations, qualification bits 5:0 %#lx", faults, (unsigned long)qual);
+	CHECK(v == 0x77, "exec-only: the read completes once vmxhv maps the page back");
+}
+
 void guest_main(void)
 {
 	if (!under_l1hv()) {
@@ -191,4 +220,6 @@ void guest_main(void)
 	unmap_and_touch(UNMAP_2M_GPA, true, "page in a 2M page");
 	test_split();
 	test_map_1g();
+	if (!l1hv_amd())
+		test_exec_only();    /* NPT has no execute-only pages */
 }

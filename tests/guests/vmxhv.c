@@ -587,9 +587,11 @@ static void exit_cr(void)
 }
 
 /* The pages L2 asked vmxhv to unmap: vmxhv maps each back on its EPT violation. */
-static struct { uint64_t gpa; unsigned violations; bool unmapped; } unmapped[8];
+static struct { uint64_t gpa; unsigned violations; bool unmapped; uint64_t qual; } unmapped[8];
 
-static int64_t op_unmap(uint64_t gpa)
+/* Give the 4 KiB EPT12 entry of gpa the rights `rights` (0: not present)
+ * until its first EPT violation, which maps it back with every right. */
+static int64_t op_restrict(uint64_t gpa, uint64_t rights)
 {
 	unsigned i;
 	if (!gpa || (gpa & 0xfff) || !in_l2_ram(gpa, 4096))
@@ -602,9 +604,28 @@ static int64_t op_unmap(uint64_t gpa)
 	unmapped[i].gpa = gpa;
 	unmapped[i].violations = 0;
 	unmapped[i].unmapped = true;
-	*e = 0;
+	unmapped[i].qual = 0;
+	*e = rights ? (l2_base + gpa) | rights | EPT_MT_WB : 0;
 	ept12_changed();
 	return 0;
+}
+
+static int64_t op_unmap(uint64_t gpa) { return op_restrict(gpa, 0); }
+
+/* Execute-only (29.3.2: bits 2:0 = 100b), where the CPU below offers it. */
+static int64_t op_exec_only(uint64_t gpa)
+{
+	if (!(vmx_l1.ept_vpid & 1))
+		return -1;
+	return op_restrict(gpa, EPT_X);
+}
+
+static int64_t op_last_qual(uint64_t gpa)
+{
+	for (unsigned i = 0; i < 8; i++)
+		if (unmapped[i].gpa == gpa)
+			return (int64_t)(unmapped[i].qual & 0x3f);
+	return -1;
 }
 
 static int64_t op_violation_count(uint64_t gpa)
@@ -705,6 +726,10 @@ static int64_t vmxhv_op(uint64_t op)
 		return op_restore(a1, a2);
 	case VMXHV_MAP_1G:
 		return op_map_1g(a1);
+	case VMXHV_EXEC_ONLY:
+		return op_exec_only(a1);
+	case VMXHV_LAST_QUAL:
+		return op_last_qual(a1);
 	}
 	return -1;
 }
@@ -773,6 +798,7 @@ static bool ept12_fault(uint64_t gpa, uint64_t q)
 			continue;
 		if (++unmapped[i].violations > 16)
 			return false;                            /* a fault that never goes away */
+		unmapped[i].qual = q;
 		/* Back to its page.  An added translation needs no INVEPT: an EPT
 		 * violation invalidates the cached mappings it came from (29.4.3.1). */
 		if (unmapped[i].unmapped && ept12_map(page, l2_base + page, 1, EPT_LEAF) == 0)

@@ -21,9 +21,10 @@
 		     NVMX_EXIT_LOAD_EFER | NVMX_EXIT_SAVE_PREEMPT)
 #define OFFER_ENTRY (NVMX_ENTRY_LOAD_DEBUG | (1u << 9) /* IA-32e mode guest */ |         \
 		     NVMX_ENTRY_LOAD_PAT | NVMX_ENTRY_LOAD_EFER)
-/* EPT/VPID (A.10): 4-level walks, UC/WB, 2M/1G pages, A/D, INVEPT single
- * and all-context, INVVPID with its four types (bits 40-43). */
-#define OFFER_EPT   (VMX_EPT_WALK_4 | VMX_EPT_MT_UC | VMX_EPT_MT_WB | VMX_EPT_2M |         \
+/* EPT/VPID (A.10): execute-only pages (EPT02 keeps them: the CPU below
+ * must have them too), 4-level walks, UC/WB, 2M/1G pages, A/D, INVEPT
+ * single and all-context, INVVPID with its four types (bits 40-43). */
+#define OFFER_EPT   (VMX_EPT_EXEC_ONLY | VMX_EPT_WALK_4 | VMX_EPT_MT_UC | VMX_EPT_MT_WB | VMX_EPT_2M |         \
 		     VMX_EPT_1G | VMX_EPT_INVEPT | VMX_EPT_AD | VMX_EPT_INVEPT_SINGLE |       \
 		     VMX_EPT_INVEPT_ALL | VMX_VPID_INVVPID | (0xfull << 40))
 

@@ -43,6 +43,8 @@ enum svmhv_op {
 	                           of RBX + P -> P (the L1 GPA), or -1 where svmhv's CPU has
 	                           no 1 GiB pages (CPUID 0x80000001 EDX bit 26).  Only L1 RAM
 	                           is memory in there; READ_BACKING reads L1 RAM through it */
+	SVMHV_EXEC_ONLY = 9,    /* vmxhv only (NPT has no execute-only pages): see vmx_guest.h */
+	SVMHV_LAST_QUAL = 10,   /* vmxhv only: see vmx_guest.h */
 };
 
 /* What svmhv writes into every qword of a page it maps for an L2: a value

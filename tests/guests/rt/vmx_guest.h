@@ -34,6 +34,12 @@ enum vmxhv_op {
 	VMXHV_MAP_1G = SVMHV_MAP_1G,            /* RBX = 1 GiB L2 GPA >= 4 GiB: one 1 GiB EPT12 page onto
 	                                           L1 0..1 GiB -> a pattern page's L1 GPA, or -1 without
 	                                           1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP bit 17) */
+	VMXHV_EXEC_ONLY = SVMHV_EXEC_ONLY,      /* RBX = L2 page: execute-only in EPT12; the first read
+	                                           or write there is an EPT violation vmxhv records, then
+	                                           maps the page back with every right -> 0, or -1
+	                                           without execute-only EPT (EPT_VPID_CAP bit 0) */
+	VMXHV_LAST_QUAL = SVMHV_LAST_QUAL,      /* RBX = L2 page: bits 5:0 of the qualification of the
+	                                           last EPT violation there (28.2.1), or -1 */
 };
 
 static inline uint64_t vmxhv_pattern(uint64_t l2_gpa) { return svmhv_pattern(l2_gpa); }
