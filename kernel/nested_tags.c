@@ -49,3 +49,29 @@ uint32_t nested_tags_slot(const struct nested_tags *t, unsigned i)
 {
 	return i < NESTED_TAG_SLOTS && t->slot[i].live ? t->base + i : 0;
 }
+
+void tag_pool_init(struct tag_pool *p, uint32_t first, uint32_t last)
+{
+	p->first = first;
+	p->last = last;
+	p->next = first;
+	p->gen = 1;
+}
+
+uint32_t tag_pool_lease(struct tag_pool *p, struct tag_lease *l, bool *flush_all)
+{
+	*flush_all = false;
+	if (p->first > p->last)
+		return 0;
+	if (l->gen == p->gen)
+		return l->tag02;
+	if (p->next > p->last) {
+		/* out of tags: every lease of this CPU ends with a full flush */
+		p->gen++;
+		p->next = p->first;
+		*flush_all = true;
+	}
+	l->tag02 = p->next++;
+	l->gen = p->gen;
+	return l->tag02;
+}

@@ -38,4 +38,31 @@ uint32_t nested_tags_get(struct nested_tags *t, uint32_t tag12, bool *fresh);
 uint32_t nested_tags_find(const struct nested_tags *t, uint32_t tag12);
 /* The tag02 of slot i, or 0 if the slot is not in use (to flush them all). */
 uint32_t nested_tags_slot(const struct nested_tags *t, unsigned i);
+
+/*
+ * Tags handed out per physical CPU in generations, for CPUs with few of
+ * them (SVM: CPUID 8000_000A EBX ASIDs; QEMU has 16).  A context (an L2
+ * address space) keeps its tag02 while its lease is of the pool's
+ * generation; a tag02 is leased once per generation, so a fresh lease
+ * holds no mappings; when the range runs out, a new generation begins and
+ * the caller flushes every tag on that CPU (*flush_all).  Dropping a
+ * lease (L1 flushed that context) is the cheapest flush: the next lease
+ * is a tag nobody used since the last full flush.  KVM does the same
+ * with its per-CPU ASID generations.
+ */
+struct tag_pool {
+	uint32_t first, last;   /* the range, inclusive; first > last: none */
+	uint32_t next;
+	uint64_t gen;           /* from 1 */
+};
+struct tag_lease {
+	uint32_t tag02;
+	uint64_t gen;           /* 0: none */
+};
+
+void tag_pool_init(struct tag_pool *p, uint32_t first, uint32_t last);
+/* The context's tag02 on this pool's CPU, leasing one if needed; 0 when
+ * the pool has no tags at all (the caller then shares and flushes). */
+uint32_t tag_pool_lease(struct tag_pool *p, struct tag_lease *l, bool *flush_all);
+static inline void tag_lease_drop(struct tag_lease *l) { l->gen = 0; }
 #endif

@@ -16,6 +16,7 @@
 #include "svm/nested/vmcb12_check.h"
 #include "svm/nested/vmcb02_merge.h"
 #include "svm/nested/exit_reflect.h"
+#include "kernel/nested_tags.h"
 #include "svm/nested/npt_compose.h"
 #include "kernel/guest_insn.h"
 #include "kernel/log.h"
@@ -40,6 +41,7 @@ struct npt02 {
 	uint64_t ncr3;
 	uint32_t asid12;
 	uint64_t last_use;
+	struct tag_lease asid02;       /* its ASID on this vCPU's CPU (asid_pool) */
 };
 
 struct nsvm_vcpu {
@@ -53,13 +55,12 @@ struct nsvm_vcpu {
 	bool gif;                      /* L1's global interrupt flag (15.17), */
 				       /* unless vGIF keeps it in vmcb01      */
 	bool vgif;                     /* the host's vGIF runs L1's STGI/CLGI */
-	bool flush_asid02;             /* INVLPGA etc.: flush at next VMRUN   */
 	uint64_t l1_exit_pending;      /* 0, or INTR/NMI for a made-up exit   */
 	/* NPT02: the shadow of NPT12 x NPT01 for the current (nCR3, ASID12) */
 	struct npt02 npt02[NPT02_SLOTS];
 	struct npt02 *npt;             /* the one vmcb02 runs on (NP on) */
 	uint64_t use_clock;
-	uint64_t last_ncr3_02;         /* vmcb02's last nCR3: another flushes */
+	uint64_t last_ncr3_02;         /* vmcb02's last nCR3: L2's view changes */
 	struct nptc_regs nptc;
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
@@ -68,19 +69,26 @@ struct nsvm_vcpu {
 	struct vcpu *v;
 };
 
-/* Which vCPU last ran an L2 ASID on each physical CPU: another one's
- * NPT02 may differ, so its TLB entries must go (flush on change). */
-static struct vcpu *asid02_owner[MAX_CPUS];
+/* ASID02s: each L2 context (an NPT02 slot: nCR3 and ASID12, or ASID12
+ * alone without NPT) leases an ASID of its own on its vCPU's physical
+ * CPU, from those above the VMs' own (kernel/vm.c: id + 1), in
+ * generations (kernel/nested_tags.c, APM 15.16).  So L1's guests never
+ * share TLB entries, switching between them flushes nothing, and L1's
+ * flush of one ASID12 leaves the others cached.  A CPU with no ASIDs to
+ * spare runs every L2 in its VM's ASID and flushes at every VMRUN. */
+static struct tag_pool asid_pool[MAX_CPUS];
+static bool asid_pool_ready[MAX_CPUS];
+
+static struct tag_pool *asid_pool_of(unsigned pcpu)
+{
+	if (!asid_pool_ready[pcpu]) {
+		tag_pool_init(&asid_pool[pcpu], CFG_MAX_VMS + 1, cpu_caps.svm_asids - 1);
+		asid_pool_ready[pcpu] = true;
+	}
+	return &asid_pool[pcpu];
+}
 
 static struct nsvm_vcpu *nested_of(struct vcpu *v) { return ((struct svm_vcpu *)v->arch)->nested; }
-
-/* ASID02: one per VM, beside the VMs' own ASIDs (kernel/vm.c: id + 1).
- * With too few ASIDs, L2 shares its VM's and every switch flushes. */
-static uint32_t asid02_of(const struct vm *vm)
-{
-	uint32_t a = CFG_MAX_VMS + 1 + vm->id;
-	return a < cpu_caps.svm_asids ? a : vm->asid;
-}
 
 /* The TLB_CONTROL that flushes one ASID: 3 with FlushByAsid, else 1
  * (flush everything; APM 15.16.1: 3 and 7 need FlushByAsid). */
@@ -422,11 +430,16 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 		return;
 	}
 	/* 4. NPT02 stands for the TLB of (nCR3, ASID12): one table per pair,
-	 * a few kept; a flush L1 asks for empties them (below).  All run
-	 * under ASID02, so a switch to another table flushes it. */
-	bool np = v12->ctl.np_enable & 1, flush = n->flush_asid02 || asid02_owner[v->pcpu] != v;
+	 * a few kept; a flush L1 asks for empties them (below).  Each pair
+	 * (ASID12 alone without NPT) runs under an ASID02 leased on this CPU
+	 * (asid_pool), so switching between them flushes nothing. */
+	bool np = v12->ctl.np_enable & 1;
+	struct npt02 *ctx = npt02_for(n, np ? v12->ctl.n_cr3 : 0, v12->ctl.asid);
+	bool new_generation;
+	uint64_t lease_gen = ctx->asid02.gen;
+	uint32_t asid02 = tag_pool_lease(asid_pool_of(v->pcpu), &ctx->asid02, &new_generation);
 	if (np) {
-		n->npt = npt02_for(n, v12->ctl.n_cr3, v12->ctl.asid);
+		n->npt = ctx;
 		n->nptc = (struct nptc_regs){
 			.ncr3 = v12->ctl.n_cr3, .maxphyaddr = cpu_caps.phys_bits,
 			.long_mode = v01->save.efer & NSVM_EFER_LMA, .nxe = v01->save.efer & NSVM_EFER_NXE,
@@ -437,10 +450,13 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	merge_msrpm(v, n);
 	struct nsvm_merge_params p = {
 		.msrpm02_pa = (uint64_t)n->msrpm02, .iopm02_pa = svm_iopm_pa, /* L0 intercepts every port */
-		.asid02 = asid02_of(vm), .n_cr3_02 = np ? n->npt->t.root : vm->s2.root,
-		.tlb_flush_cmd = flush_cmd(),
+		.asid02 = asid02 ? asid02 : vm->asid, .n_cr3_02 = np ? n->npt->t.root : vm->s2.root,
+		/* a new generation flushes every ASID (TLB_CONTROL 1, 15.16.1) */
+		.tlb_flush_cmd = new_generation ? 1 : flush_cmd(),
 	};
-	p.flush = flush || p.n_cr3_02 != n->last_ncr3_02;
+	p.flush = new_generation || !asid02;   /* !asid02: shared with L1, flush every time */
+	if (asid02 && ctx->asid02.gen != lease_gen)
+		n->stats.asid02_leases++;
 	if (p.n_cr3_02 != n->last_ncr3_02)
 		n->l2_view.gen++;   /* L2's addresses translate through another table */
 	n->last_ncr3_02 = p.n_cr3_02;
@@ -457,12 +473,7 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 					t->live = true;   /* emptied, still this pair's */
 			}
 		}
-		v02->ctl.tlb_control = flush_cmd();
 	}
-	if (asid02_of(vm) == vm->asid)
-		v02->ctl.tlb_control = flush_cmd();
-	n->flush_asid02 = false;
-	asid02_owner[v->pcpu] = v;
 
 	if (teach_on(v, true)) {
 		teach(v, "L1 VMRUN, vmcb12 at %#lx: checks of APM 15.5.1 pass; vmcb02 = vmcb12 + vmcb01:", gpa);
@@ -567,9 +578,12 @@ static bool l1_svm_insn(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *n,
 		n->stats.clgi++;
 		break;
 	case NSVM_EXIT_INVLPGA:
-		/* Invalidate one of L2's linear translations (15.16.2): L2 runs in
-		 * ASID02, flush it at the next VMRUN. */
-		n->flush_asid02 = true;
+		/* Invalidate one of L2's linear translations (15.16.2) in the
+		 * ASID12 of ECX: its contexts lease fresh ASID02s at their next
+		 * VMRUN, which hold nothing (cheaper than a flush). */
+		for (unsigned i = 0; i < NPT02_SLOTS; i++)
+			if (n->npt02[i].live && n->npt02[i].asid12 == (uint32_t)v->gpr[RCX])
+				tag_lease_drop(&n->npt02[i].asid02);
 		n->stats.invlpga++;
 		break;
 	}
@@ -744,8 +758,8 @@ void nsvm_report(struct vcpu *v)
 		return;
 	log_info("vm %s: vCPU %u: nested SVM: %lu VMRUN (%lu invalid, %lu #GP), %lu L2 exits to L1, "
 		 "%lu kept by L0, NPT02 %lu fills %lu zaps, %lu #NPF to L1, %lu INTR/NMI to L1, "
-		 "VMLOAD %lu VMSAVE %lu STGI %lu CLGI %lu INVLPGA %lu",
+		 "VMLOAD %lu VMSAVE %lu STGI %lu CLGI %lu INVLPGA %lu, %lu ASID02 leases",
 		 v->vm->cfg->name, v->index, t->vmrun, t->vmrun_invalid, t->vmrun_gp, t->reflected,
 		 t->l2_exits_l0, t->npt02_fills, t->npt02_zaps, t->npf_to_l1, t->intr_to_l1,
-		 t->vmload, t->vmsave, t->stgi, t->clgi, t->invlpga);
+		 t->vmload, t->vmsave, t->stgi, t->clgi, t->invlpga, t->asid02_leases);
 }

@@ -184,7 +184,8 @@ SCENARIOS = [
     # Nested SVM, three levels: svmhv runs a copy of itself, which runs the cpu guest as L3.
     Scenario("nested-svm-l3", "qemu", "mb1", cfg="nested-svm-l3.cfg", timeout=120,
              modules=["build/guests/svmhv.elf", "build/guests/cpu.elf", "build/guests/npt12.elf"],
-             expect=[r"\[l3\] svmhv: running svmhv\.elf as L2 \(NPT12 4K\+2M, nRIP (yes|no)\), \d+ MiB at L1 "
+             expect=[r"vm \S+: vCPU 0: nested SVM: .*, [2-9]\d* ASID02 leases",  # L2 and L3: two contexts
+                     r"\[l3\] svmhv: running svmhv\.elf as L2 \(NPT12 4K\+2M, nRIP (yes|no)\), \d+ MiB at L1 "
                      r"0x[0-9a-f]+, offering it SVM, modules cpu\.elf",
                      r"\[l3\] svmhv\(L2\): running cpu\.elf as L2",
                      r"\[l3\] svmhv: L2 runs its own guest \(L3\): vmcb23 at L2 0x[0-9a-f]+, NPT23 composed",

@@ -55,12 +55,53 @@ static void test_ranges_apart(void **state)
 	assert_int_equal(nested_tags_base(0x100, 1) - nested_tags_base(0x100, 0), NESTED_TAG_SLOTS);
 }
 
+/* Per-CPU generations: a lease lasts until the range runs out; then a
+ * new generation, a full flush, and every context leases again. */
+static void test_tag_pool_generations(void **state)
+{
+	(void)state;
+	struct tag_pool p;
+	tag_pool_init(&p, 9, 11);                 /* three ASIDs */
+	struct tag_lease a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	bool flush;
+	assert_int_equal(tag_pool_lease(&p, &a, &flush), 9);
+	assert_false(flush);
+	assert_int_equal(tag_pool_lease(&p, &b, &flush), 10);
+	assert_int_equal(tag_pool_lease(&p, &a, &flush), 9);   /* kept */
+	assert_false(flush);
+	assert_int_equal(tag_pool_lease(&p, &c, &flush), 11);
+	assert_false(flush);
+	/* a fourth context: out of tags, a new generation, flush all */
+	assert_int_equal(tag_pool_lease(&p, &d, &flush), 9);
+	assert_true(flush);
+	/* the old leases are void: a leases anew, no second flush */
+	assert_int_equal(tag_pool_lease(&p, &a, &flush), 10);
+	assert_false(flush);
+	/* dropping a lease gives a tag unused since the flush */
+	tag_lease_drop(&a);
+	assert_int_equal(tag_pool_lease(&p, &a, &flush), 11);
+	assert_false(flush);
+}
+
+static void test_tag_pool_empty(void **state)
+{
+	(void)state;
+	struct tag_pool p;
+	tag_pool_init(&p, 16, 15);                /* a CPU with no ASIDs to spare */
+	struct tag_lease a = { 0 };
+	bool flush = true;
+	assert_int_equal(tag_pool_lease(&p, &a, &flush), 0);
+	assert_false(flush);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_tag12_same_tag02),
 		cmocka_unit_test(test_lru_eviction),
 		cmocka_unit_test(test_ranges_apart),
+		cmocka_unit_test(test_tag_pool_generations),
+		cmocka_unit_test(test_tag_pool_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
