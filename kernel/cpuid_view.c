@@ -93,16 +93,17 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 	case 0x8000000a:
 		/* SVM as Nestor emulates it for L1 (svm/nested/): revision 1, the
 		 * ASIDs L1 may use (tags only: L0 maps them to its own), nested
-		 * paging and nRIP save, which Nestor computes where the host lacks
-		 * it.  Nothing else: no clean bits, decode assists, FlushByAsid,
-		 * vGIF, AVIC (APM vol. 3 CPUID Fn8000_000A). */
+		 * paging, nRIP save, which Nestor computes where the host lacks
+		 * it, and VMCB clean bits (svm/nested/vmcb_clean.c).  Nothing
+		 * else: no decode assists, FlushByAsid, vGIF, AVIC (APM vol. 3
+		 * CPUID Fn8000_000A). */
 		if (!g->nested) {
 			r.eax = r.ebx = r.ecx = r.edx = 0;
 		} else {
 			r.eax = 1;
 			r.ebx = NESTED_SVM_ASIDS;
 			r.ecx = 0;
-			r.edx = (1u << 0) | (1u << 3); /* NP, NRIPS */
+			r.edx = (1u << 0) | (1u << 3) | (1u << 5); /* NP, NRIPS, VmcbClean */
 		}
 		break;
 	default:

@@ -17,6 +17,7 @@
 #include "svm/nested/vmcb02_merge.h"
 #include "svm/nested/exit_reflect.h"
 #include "kernel/nested_tags.h"
+#include "svm/nested/vmcb_clean.h"
 #include "svm/nested/npt_compose.h"
 #include "kernel/guest_insn.h"
 #include "kernel/log.h"
@@ -51,6 +52,9 @@ struct nsvm_vcpu {
 	uint8_t *msrpm02;              /* L0's MSRPM | L1's (8 KiB)           */
 	bool msrpm02_from_l1;          /* its passed-MSR bits came from L1's  */
 	uint64_t vmcb12_gpa;
+	/* VMCB clean bits (15.15, vmcb_clean.c): the state of the last vmcb12
+	 * run or written back, for the groups L1 marks clean */
+	struct nsvm_vmcb12_cache *clean_cache;
 	bool in_l2;                    /* vmcb02 is current                   */
 	bool gif;                      /* L1's global interrupt flag (15.17), */
 				       /* unless vGIF keeps it in vmcb01      */
@@ -195,8 +199,10 @@ int nsvm_vcpu_init(struct vcpu *v, struct svm_vcpu *s)
 	n->vmcb02 = frame_alloc_bytes(PAGE_SIZE);
 	n->vmcb12 = frame_alloc_bytes(PAGE_SIZE);
 	n->msrpm02 = frame_alloc_bytes(NSVM_MSRPM_SIZE);
-	if (!n->vmcb02 || !n->vmcb12 || !n->msrpm02)
+	n->clean_cache = frame_alloc_bytes(sizeof(*n->clean_cache));
+	if (!n->vmcb02 || !n->vmcb12 || !n->msrpm02 || !n->clean_cache)
 		return -1;
+	nsvm_clean_forget(n->clean_cache);
 	for (unsigned i = 0; i < NPT02_SLOTS; i++)
 		if (s2pt_init(&n->npt02[i].t, S2_NPT, frame_table_alloc, NULL, cpu_caps.has_1g_pages))
 			return -1;
@@ -320,6 +326,8 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	if (nsvm_vmexit_writeback(&v->vm->mem, n->vmcb12_gpa, v12))
 		log_warn("vm %s: vCPU %u: vmcb12 %#lx is no longer RAM; #VMEXIT not written",
 			 v->vm->cfg->name, v->index, n->vmcb12_gpa);
+	/* the CPU's cache holds the state it last wrote back (15.15.2) */
+	nsvm_clean_store(n->clean_cache, n->vmcb12_gpa, v12);
 	nsvm_vmexit_l1_state(v01, v02);
 	v->gpr[RAX] = v01->save.rax;
 	v->gpr[RSP] = v01->save.rsp;
@@ -369,6 +377,7 @@ static void vmrun_failed(struct vcpu *v, struct nsvm_vcpu *n, uint64_t gpa,
 		      gpa, f->name, f->apm_ref);
 	nsvm_vmexit_invalid(n->vmcb12);
 	nsvm_vmexit_writeback(&v->vm->mem, gpa, n->vmcb12);
+	nsvm_clean_forget(n->clean_cache);   /* nothing of a refused VMRUN is cached */
 	v->rip = l1_next;
 	set_gif(v, false);   /* the #VMEXIT clears GIF */
 	n->stats.vmrun_invalid++;
@@ -421,9 +430,12 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 		n->stats.vmrun_gp++;
 		return;
 	}
-	/* 2. VMCB clean bits are not offered to L1 (CPUID 8000_000A EDX bit
-	 * 5 clear), so the Clean field counts as zero (15.15): every group
-	 * comes from memory.  (vmcb_clean.c is ready for when they are.) */
+	/* 2. VMCB clean bits (CPUID 8000_000A EDX bit 5, APM 15.15): each
+	 * group L1 marks clean comes from the state cached at the last VMRUN
+	 * or #VMEXIT of this vmcb12, as a caching CPU would use it; what is
+	 * checked and merged below is that effective vmcb12.  A stale group
+	 * was checked when it was cached, so it is never unsafe for L0. */
+	nsvm_clean_apply(v12, n->clean_cache, gpa);
 	/* 3. The consistency checks of 15.5.1. */
 	if (nsvm_vmcb12_check(v12, &lim, &f, 1)) {
 		vmrun_failed(v, n, gpa, &f, l1_next);
@@ -499,6 +511,7 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	v->mem = &n->l2_mem;
 	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->vmcb12_gpa = gpa;
+	nsvm_clean_store(n->clean_cache, gpa, v12);   /* what this VMRUN loaded */
 	n->in_l2 = true;
 	set_gif(v, true);
 }
@@ -748,6 +761,8 @@ void nsvm_svme_changed(struct vcpu *v, bool on)
 {
 	if (!on)
 		set_gif(v, true);  /* GIF is 1 whenever SVM is off */
+	/* nothing cached survives SVM being turned off and on (15.15.3) */
+	nsvm_clean_forget(nested_of(v)->clean_cache);
 }
 
 void nsvm_report(struct vcpu *v)

@@ -217,6 +217,43 @@ static void test_l1_without_npt(void)
 	CHECK(vmcb.ctl.exit_code == 0x81, "no NPT: L2 continues to its VMMCALL");
 }
 
+/* L2: CPUID, then VMMCALL; CPUID clobbers RBX, RCX, RDX (RAX comes back
+ * from the host save area). */
+void l2_cpuid_vmmcall(void);
+__asm__(".text\n.globl l2_cpuid_vmmcall\nl2_cpuid_vmmcall:\n\tcpuid\n\tvmmcall\n\tjmp l2_cpuid_vmmcall\n");
+static uint64_t vmrun_cpuid_l2(struct vmcb *v)
+{
+	v->save.rip = (uint64_t)l2_cpuid_vmmcall;
+	v->save.rax = 0;
+	v->ctl.tlb_control = 0;
+	__asm__ volatile("vmrun %%rax\n\tstgi" : : "a"((uint64_t)v) : "rbx", "rcx", "rdx", "memory", "cc");
+	return v->ctl.exit_code;
+}
+
+/* VMCB clean bits (APM 15.15), offered in CPUID 8000_000A EDX bit 5: a
+ * group L1 marks clean comes from what Nestor cached at the last VMRUN or
+ * #VMEXIT of the same VMCB, as on a caching CPU; a clear bit, or another
+ * VMCB address, always reloads from memory. */
+static void test_clean_bits(void)
+{
+	if (!(cpuid(0x8000000a, 0).edx & (1u << 5))) {
+		rt_printf("clean bits: not offered, skipped\n");
+		return;
+	}
+	vmcb = good;
+	vmcb.ctl.intercept_misc1 |= SVM_INTERCEPT_CPUID;
+	CHECK(vmrun_cpuid_l2(&vmcb) == 0x72, "clean bits: L2's CPUID exits to L1 while intercepted");
+	vmcb.ctl.intercept_misc1 &= ~SVM_INTERCEPT_CPUID;
+	vmcb.ctl.clean = 1u << 0;                  /* I: intercepts (and TSC offset) unchanged */
+	CHECK(vmrun_cpuid_l2(&vmcb) == 0x72, "clean bits: with I marked clean, the cached CPUID intercept holds");
+	vmcb.ctl.clean = 0;
+	CHECK(vmrun_cpuid_l2(&vmcb) == 0x81, "clean bits: with I dirty, the new intercepts apply (CPUID runs)");
+	saved = vmcb;                              /* another VMCB: nothing cached for it */
+	saved.ctl.intercept_misc1 |= SVM_INTERCEPT_CPUID;
+	saved.ctl.clean = ~0u;
+	CHECK(vmrun_cpuid_l2(&saved) == 0x72, "clean bits: at another VMCB address they count as zero");
+}
+
 void guest_main(void)
 {
 	if (!(cpuid(0x80000001, 0).ecx & (1u << 2))) {
@@ -224,7 +261,7 @@ void guest_main(void)
 		return;
 	}
 	uint32_t edx = cpuid(0x8000000a, 0).edx;
-	CHECK((edx & 1) && (edx & 8), "svm: CPUID 8000_000A offers NP and nRIP save");
+	CHECK((edx & 1) && (edx & 8) && (edx & 0x20), "svm: CPUID 8000_000A offers NP, nRIP save and VMCB clean bits");
 	struct rt_fault f;
 	rt_expect_fault(3);
 	__asm__ volatile("vmrun %%rax" : : "a"((uint64_t)&vmcb) : "memory");
@@ -238,6 +275,7 @@ void guest_main(void)
 	test_vmload_vmsave();
 	test_intr_for_l1();
 	test_l1_without_npt();
+	test_clean_bits();
 	/* After all that, a good VMRUN still works. */
 	test_good_vmrun();
 }

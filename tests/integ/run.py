@@ -227,6 +227,8 @@ SCENARIOS = [
     Scenario("nsvm-hostile", "qemu", "mb1", cfg="nested-svm-hostile.cfg", timeout=120,
              modules=["build/guests/nsvm_hostile.elf", "build/guests/cpu.elf"],
              expect=[r"\[hostile\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm hostile ended: status 1 ",
+                     r"\[hostile\] PASS: clean bits: with I marked clean, the cached CPUID intercept holds",
+                     r"\[hostile\] PASS: clean bits: at another VMCB address they count as zero",
                      r"VMRUN 0x[0-9a-f]+: VMEXIT_INVALID: ASID is zero \(APM 15\.5\.1\)",
                      r"VMRUN 0x[0-9a-f]+: VMEXIT_INVALID: nCR3 table not in L1 memory",
                      r"VMRUN 0xfee00000: #GP: VMCB page not in L1 RAM",
