@@ -366,6 +366,49 @@ SCENARIOS = [
                        r"vm vblk: virtio-blk@0xd0001000: \d+ kicks \(\d+ ignored\), \d+ interrupts, \d+ requests"],
                reject=[r"\] FAIL:"])
       for emu, boot in (("qemu", "mb1"), ("qemu", "uefi"), ("bochs", "mb2"))],
+    # virtio-console (issue 7): lines the vcons guest prints through the device appear in
+    # the L0 log like UART output; a hostile transmit chain is logged and survived.
+    *[Scenario("virtio-console", emu, boot, cfg="vcons.cfg", timeout=120 if emu == "qemu" else 400, cpus=1,
+               modules=["build/guests/vcons.elf"],
+               expect=[r"vm vcons: virtio-console@0xd0001000: console, GSI 16",
+                       r"\[vcons\] vcons: hello via virtio-console on the split ring\n",
+                       r"\[vcons\] vcons: one line in three descriptors via virtio-console \(split\)\n",
+                       r"\[vcons\] vcons: one line in two chains via virtio-console \(packed\)\n",
+                       r"\[vcons\] vcons: split\+event_idx line 64 of 64 via virtio-console\n",
+                       r"\[vcons\] vcons: packed line 64 of 64 via virtio-console\n",
+                       r"vm vcons: virtio-console@0xd0001000: virtio-console: transmit chain with a "
+                       r"device-writable buffer \(nothing written into it\)",
+                       r"\[vcons\] vcons: still working after the hostile chain via virtio-console",
+                       r"\[vcons\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vcons ended: status 1 ",
+                       r"vm vcons: virtio-console@0xd0001000: \d+ kicks \(\d+ ignored\), \d+ interrupts, "
+                       r"\d+ chains, \d+ bytes \(0 dropped, 1 writable chains\)"],
+               reject=[r"\] FAIL:"])
+      for emu, boot in (("qemu", "mb1"), ("bochs", "mb2"))],
+    # virtio-net (issue 7): two VMs exchange thousands of checked frames both ways through
+    # the L0 switch, split then packed ring; vnet-a's hostile moves are dropped and logged
+    # (one needs a reset) while vnet-b keeps running.
+    *[Scenario("virtio-net", emu, boot, cfg="vnet.cfg", timeout=300 if emu == "qemu" else 900, cpus=2,
+               modules=["build/guests/vnet.elf"],
+               expect=[r"vm vnet-a: virtio-net@0xd0001000: MAC 52:54:00:12:34:56, switch port 0, MTU 1500, GSI 16",
+                       r"vm vnet-b: virtio-net@0xd0001000: MAC 52:54:00:4e:53:02, switch port 1, MTU 1500, GSI 16",
+                       r"vm vnet-a: virtio-net@0xd0001000: virtio-net: transmit chain with a device-writable "
+                       r"buffer: frame dropped",
+                       r"vm vnet-a: virtio-net@0xd0001000: virtio-net: frame shorter than an Ethernet header "
+                       r"or over the MTU: dropped \(0x5f7\)",
+                       r"vm vnet-a: virtio-net@0xd0001000: virtio-net: header asks for an offload not offered",
+                       r"vm vnet-a: virtio-net@0xd0001000: buffer not in guest RAM: DEVICE_NEEDS_RESET",
+                       r"\[vnet-a\] PASS: split: 2000 frames received in order, checksums and data right",
+                       r"\[vnet-b\] PASS: split: 2000 frames received in order, checksums and data right",
+                       r"\[vnet-a\] PASS: packed: 2000 frames received in order, checksums and data right",
+                       r"\[vnet-b\] PASS: packed: 2000 frames received in order, checksums and data right",
+                       r"\[vnet-a\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vnet-a ended: status 1 ",
+                       r"\[vnet-b\] SUMMARY: [1-9]\d* passed, 0 failed", r"vm vnet-b ended: status 1 ",
+                       r"vm vnet-a: virtio-net@0xd0001000: \d+ kicks \(\d+ ignored\), \d+ interrupts, "
+                       r"[1-9]\d{3,} frames sent, [1-9]\d{3,} received",
+                       r"vm vnet-b: virtio-net@0xd0001000: \d+ kicks \(\d+ ignored\), \d+ interrupts, "
+                       r"[1-9]\d{3,} frames sent, [1-9]\d{3,} received"],
+               reject=[r"\] FAIL:"])
+      for emu, boot in (("qemu", "mb1"), ("bochs", "mb2"))],
     Scenario("default-config", "qemu", "mb1", cpus=1,
              expect=[r"config: built-in default, 1 VM", r"vm demo: 32 MiB",
                      r"\[demo\] Hello from a Nestor guest", r"\[demo\] SUMMARY: 2 passed, 0 failed"]),
