@@ -51,6 +51,16 @@ static inline void vm_wr(const struct vmmio *m, uint32_t off, uint32_t v)
 {
 	*(volatile uint32_t *)(m->base + off) = v;
 }
+/* Device config space fields of 1 and 2 bytes, read at their own width
+ * (4.2.2.2: the driver accesses a field with its natural width). */
+static inline uint8_t vm_config8(const struct vmmio *m, uint32_t off)
+{
+	return *(volatile uint8_t *)(m->base + VIRTIO_MMIO_CONFIG + off);
+}
+static inline uint16_t vm_config16(const struct vmmio *m, uint32_t off)
+{
+	return *(volatile uint16_t *)(m->base + VIRTIO_MMIO_CONFIG + off);
+}
 static inline uint8_t vm_status(const struct vmmio *m) { return (uint8_t)vm_rd(m, VIRTIO_MMIO_STATUS); }
 static inline void vm_set_status(const struct vmmio *m, uint8_t s) { vm_wr(m, VIRTIO_MMIO_STATUS, s); }
 
