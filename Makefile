@@ -127,6 +127,9 @@ UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
 UNIT_SRCS_test_virtqueue   := drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_virtio_mmio := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_virtio_blk  := drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_virtio_net  := drivers/virtio/virtio_net.c drivers/virtio/vnet_switch.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_virtio_console := drivers/virtio/virtio_console.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_vnet_switch := drivers/virtio/vnet_switch.c
 UNIT_SRCS_test_trace     := kernel/trace.c
 # runs build/tools/nestor-trace over a synthetic dump
 UNIT_SRCS_test_trace_tool := kernel/trace.c vmx/vmcs_fields.c
