@@ -162,6 +162,7 @@ FUZZ_SRCS_fuzz_vlapic := drivers/platform/vlapic.c
 FUZZ_SRCS_fuzz_fw_cfg := drivers/platform/fw_cfg.c
 FUZZ_SRCS_fuzz_guest_acpi := drivers/platform/guest_acpi.c
 FUZZ_SRCS_fuzz_virtqueue := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
+FUZZ_SRCS_fuzz_vnet := drivers/virtio/vnet_switch.c drivers/virtio/virtio_net.c drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
 FUZZ_SRCS_fuzz_trace_decode := kernel/trace.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
