@@ -217,6 +217,12 @@ static int create_net(struct vm *vm, struct virtio_l0_dev *d, const struct cfg_d
 		vnet_switch_init(&net_switch);
 		net_switch_ready = true;
 	}
+	/* Two NICs with one MAC would make the switch's table flap between
+	 * their ports: allowed (a configuration may mean it), but said. */
+	for (unsigned i = 0; i < net_switch.nports; i++)
+		if (memcmp(net_switch.port[i]->mac, p.mac, VNET_ETH_ALEN) == 0)
+			log_warn("vm %s: virtio-net MAC %02x:%02x:%02x:%02x:%02x:%02x is also switch port %u's",
+				 vm->cfg->name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5], i);
 	int r = virtio_net_init(&d->model.net, &p);
 	if (r == 0)
 		net_devices_made++;
@@ -373,6 +379,17 @@ void virtio_l0_poll(struct vm *vm)
 		note_pending(vm, d);
 		spin_unlock(d->lock);
 	}
+}
+
+void virtio_l0_vm_ended(struct vm *vm)
+{
+	struct virtio_l0 *vl = vm->virtio;
+	for (unsigned i = 0; vl && i < vl->count; i++)
+		if (vl->dev[i].kind == CFG_DEV_VIRTIO_NET) {
+			spin_lock(&net_lock);
+			vnet_switch_port_down(&net_switch, vl->dev[i].model.net.port.index);
+			spin_unlock(&net_lock);
+		}
 }
 
 void virtio_l0_report(const struct vm *vm)

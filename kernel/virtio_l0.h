@@ -67,6 +67,10 @@ int virtio_l0_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
  * run loop calls it before a guest entry while vm->virtio_pending is set. */
 void virtio_l0_poll(struct vm *vm);
 
+/* The VM ended: its NICs' links go down (the switch drops frames to
+ * them and forgets their MACs). */
+void virtio_l0_vm_ended(struct vm *vm);
+
 /* One line per device with its counters, printed with the exit table. */
 void virtio_l0_report(const struct vm *vm);
 

@@ -61,7 +61,7 @@ static bool cons_queue_notify(struct virtio_dev *vd, unsigned q)
 		vq_disable_notify(vq);
 		while ((r = vq_pop(vq, &c->chain)) > 0) {
 			print_chain(c, vq, &c->chain);
-			vq_push(vq, &c->chain, 0);      /* 5.3.6.2: nothing written */
+			vq_push(vq, &c->chain, 0);      /* 5.3.6: nothing written */
 			if (--budget == 0)
 				return true;
 		}

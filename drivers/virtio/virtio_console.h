@@ -9,9 +9,9 @@
  * max_nr_ports, emerg_wr) has no field valid without those features and
  * reads as zeros.
  *
- * Transmit (5.3.6.2): the readable part of each chain is bytes for the
+ * Transmit (5.3.6): the readable part of each chain is bytes for the
  * console; they go to the output hook in chunks, and the chain is used
- * with length 0.  A chain with a device-writable part breaks 5.3.6.2.1
+ * with length 0.  A chain with a device-writable part breaks 5.3.6.1
  * ("The driver MUST NOT put a device-writable buffer in a transmitq"):
  * its readable bytes are still printed, nothing is written into it, and
  * it is counted and logged (1st, 2nd, 4th... time).  At most

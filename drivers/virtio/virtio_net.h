@@ -13,12 +13,14 @@
  * device copies the frame into its own buffer and gives it to the switch;
  * the chain is used with length 0 (nothing written).  Dropped, counted
  * and logged (1st, 2nd, 4th... time), the chain still handed back:
- *   - a chain with a device-writable part (the driver MUST NOT, 5.1.6.2;
- *     the device writes nothing into it either);
+ *   - a chain with a device-writable part (5.1.6.2: the driver hands
+ *     header and packet over as device-readable buffers; the device
+ *     writes nothing into it either);
  *   - a frame shorter than an Ethernet header or longer than MTU + 14
  *     (5.1.6.2.1: the driver MUST NOT send more than the MTU it accepted);
- *   - a header asking for an offload that was not offered (gso_type not
- *     NONE, or NEEDS_CSUM without VIRTIO_NET_F_CSUM).
+ *   - a header asking for an offload that was not offered (5.1.6.2.1:
+ *     without CSUM the driver sets flags to 0, without the TSO/UFO
+ *     features gso_type to NONE).
  * Nothing is copied before the lengths are checked, and never more than
  * VNET_FRAME_MAX bytes.
  *

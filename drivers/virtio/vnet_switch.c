@@ -65,8 +65,22 @@ static void learn(struct vnet_switch *sw, const uint8_t *mac, unsigned port)
 	e->stamp = sw->clock;
 }
 
-static bool deliver(struct vnet_port *p, const uint8_t *frame, size_t len)
+void vnet_switch_port_down(struct vnet_switch *sw, unsigned port)
 {
+	if (port >= sw->nports)
+		return;
+	sw->port[port]->down = true;
+	for (unsigned i = 0; i < VNET_FDB_SIZE; i++)
+		if (sw->fdb[i].valid && sw->fdb[i].port == port)
+			sw->fdb[i].valid = false;
+}
+
+static bool deliver(struct vnet_switch *sw, struct vnet_port *p, const uint8_t *frame, size_t len)
+{
+	if (p->down) {
+		sw->dropped_port_down++;
+		return false;
+	}
 	switch (p->deliver(p->ctx, frame, len)) {
 	case VNET_DELIVERED:
 		p->rx_frames++;
@@ -92,6 +106,10 @@ unsigned vnet_switch_input(struct vnet_switch *sw, unsigned src, const uint8_t *
 		return 0;
 	}
 	from = sw->port[src];
+	if (from->down) {
+		sw->dropped_port_down++;
+		return 0;
+	}
 	sw->frames++;
 	sw->clock++;
 	if (len < VNET_ETH_HLEN) {
@@ -115,11 +133,11 @@ unsigned vnet_switch_input(struct vnet_switch *sw, unsigned src, const uint8_t *
 	}
 	if (to >= 0) {
 		sw->forwarded++;
-		return deliver(sw->port[to], frame, len) ? 1 : 0;
+		return deliver(sw, sw->port[to], frame, len) ? 1 : 0;
 	}
 	sw->flooded++;
 	for (unsigned i = 0; i < sw->nports; i++)
-		if (i != src && deliver(sw->port[i], frame, len))
+		if (i != src && deliver(sw, sw->port[i], frame, len))
 			delivered++;
 	return delivered;
 }

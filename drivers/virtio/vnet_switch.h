@@ -56,6 +56,8 @@ struct vnet_port {
 	void *ctx;
 	uint8_t mac[VNET_ETH_ALEN];     /* its configured address (for the log) */
 	unsigned index;                 /* set by vnet_switch_attach */
+	bool down;                      /* link down (its VM ended): frames to it
+					 * are dropped, frames from it refused */
 
 	/* Counters, by the switch. */
 	uint64_t tx_frames, tx_bytes;   /* frames the port sent into the switch */
@@ -84,6 +86,7 @@ struct vnet_switch {
 	uint64_t dropped_short, dropped_long;  /* malformed lengths */
 	uint64_t dropped_hairpin;       /* destination learned on the source port */
 	uint64_t dropped_bad_port;      /* an input from a port not attached */
+	uint64_t dropped_port_down;     /* to or from a port whose link is down */
 };
 
 void vnet_switch_init(struct vnet_switch *sw);
@@ -96,6 +99,10 @@ int vnet_switch_attach(struct vnet_switch *sw, struct vnet_port *p);
  * forwards or floods.  Returns the ports it was delivered to.
  */
 unsigned vnet_switch_input(struct vnet_switch *sw, unsigned src, const uint8_t *frame, size_t len);
+
+/* Take a port's link down (its VM ended) for good: it neither sends nor
+ * receives any more, and what was learned on it is forgotten. */
+void vnet_switch_port_down(struct vnet_switch *sw, unsigned port);
 
 /* The port a MAC was learned on, or -1. */
 int vnet_switch_lookup(const struct vnet_switch *sw, const uint8_t *mac);

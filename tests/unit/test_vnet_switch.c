@@ -234,6 +234,25 @@ static void table_full_replaces_oldest(void **state)
 	assert_int_equal(vnet_switch_lookup(&sw, mac), 1);
 }
 
+static void port_down(void **state)
+{
+	uint8_t mac2[6];
+
+	(void)state;
+	mac_of(2, mac2);
+	send(2, NULL, 64);                              /* learn port 2 */
+	vnet_switch_port_down(&sw, 2);
+	assert_int_equal(vnet_switch_lookup(&sw, mac2), -1);   /* forgotten */
+	/* flooding skips it, a unicast to it is dropped, it sends nothing */
+	assert_int_equal(send(0, NULL, 64), NPORTS - 2);
+	assert_int_equal(fp[2].got, 0);
+	send(1, mac2, 64);                              /* unknown now: flooded */
+	assert_int_equal(fp[2].got, 0);
+	assert_int_equal(send(2, NULL, 64), 0);
+	assert_int_equal(sw.dropped_port_down, 3);
+	vnet_switch_port_down(&sw, 99);                 /* no such port: nothing */
+}
+
 static void attach_limits(void **state)
 {
 	struct vnet_switch s2;
@@ -262,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup(no_buffer_counted_per_port, setup),
 		cmocka_unit_test_setup(bad_source_port, setup),
 		cmocka_unit_test_setup(table_full_replaces_oldest, setup),
+		cmocka_unit_test_setup(port_down, setup),
 		cmocka_unit_test_setup(attach_limits, setup),
 	};
 
