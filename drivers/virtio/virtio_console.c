@@ -43,33 +43,21 @@ static void print_chain(struct virtio_console *c, struct vq *vq, const struct vq
 	}
 }
 
-/* A transmit kick, served like virtio-blk's: kicks off while busy, at
- * most two queues' worth per call. */
+static uint32_t cons_transmit(struct virtio_dev *vd, struct vq *vq, const struct vq_chain *c)
+{
+	print_chain(cons_of(vd), vq, c);
+	return 0;                       /* 5.3.6: nothing written */
+}
+
+/* A transmit kick: chains until the queue is empty (virtio_serve_queue). */
 static bool cons_queue_notify(struct virtio_dev *vd, unsigned q)
 {
-	struct virtio_console *c = cons_of(vd);
-	struct vq *vq = &vd->vq[q];
-	uint32_t budget = 2 * vq->num;
-	int r;
-
 	if (q != VIRTIO_CONSOLE_TXQ) {
 		/* Receive buffers wait for input that never comes. */
-		vq_disable_notify(vq);
+		vq_disable_notify(&vd->vq[q]);
 		return false;
 	}
-	for (;;) {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &c->chain)) > 0) {
-			print_chain(c, vq, &c->chain);
-			vq_push(vq, &c->chain, 0);      /* 5.3.6: nothing written */
-			if (--budget == 0)
-				return true;
-		}
-		if (r < 0)
-			return false;                   /* the core sets NEEDS_RESET */
-		if (!vq_enable_notify(vq))
-			return false;
-	}
+	return virtio_serve_queue(vd, q, &cons_of(vd)->chain, cons_transmit);
 }
 
 static void cons_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *buf, unsigned len)

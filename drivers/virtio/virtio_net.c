@@ -65,38 +65,21 @@ static void transmit_one(struct virtio_net *n, struct vq *vq, const struct vq_ch
 	vnet_switch_input(n->sw, n->port.index, n->frame, (size_t)frame_len);
 }
 
-/*
- * A transmit kick: frames until the queue is empty, kicks off meanwhile,
- * at most two queues' worth per call (the rest by virtio_dev_poll), as
- * virtio-blk does.  Each chain is used as soon as its frame left:
- * transmission completes in order.
- */
-static bool transmit(struct virtio_net *n, struct vq *vq)
+static uint32_t net_transmit(struct virtio_dev *vd, struct vq *vq, const struct vq_chain *c)
 {
-	uint32_t budget = 2 * vq->num;
-	int r;
-
-	for (;;) {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &n->chain)) > 0) {
-			transmit_one(n, vq, &n->chain);
-			vq_push(vq, &n->chain, 0);
-			if (--budget == 0)
-				return true;
-		}
-		if (r < 0)
-			return false;           /* the core sets NEEDS_RESET */
-		if (!vq_enable_notify(vq))
-			return false;
-	}
+	transmit_one(net_of(vd), vq, c);
+	return 0;               /* nothing is written into a transmit chain */
 }
 
 static bool net_queue_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct virtio_net *n = net_of(vd);
 
+	/* A transmit kick: frames until the queue is empty, each chain used
+	 * as soon as its frame left (virtio_serve_queue: kicks off meanwhile,
+	 * a budget, the rest by virtio_dev_poll). */
 	if (q == VIRTIO_NET_TXQ)
-		return transmit(n, &vd->vq[q]);
+		return virtio_serve_queue(vd, q, &n->chain, net_transmit);
 	/* The receive queue: the driver added buffers.  They are taken when
 	 * a frame arrives; the device never waits for them, so it asks not
 	 * to be kicked for them at all (2.7.10, 2.8.10). */
