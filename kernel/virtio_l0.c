@@ -1,6 +1,7 @@
 /*
  * The kernel side of the virtio devices: disks into L0 memory, MMIO pages
- * and IOAPIC pins, register accesses under one lock, the log.  The device
+ * and IOAPIC pins, the L0 switch for the network cards, register
+ * accesses under each device's lock, the log.  The device
  * logic is in drivers/virtio/ (pure, host-tested); see virtio_l0.h for the
  * guest's view and docs/virtio.md for the whole picture.
  */
