@@ -227,7 +227,7 @@ struct phase_state {
 	uint32_t expect;                     /* the peer's DATA: next seq */
 	uint32_t ack_sent;                   /* the last ack we told the peer */
 	unsigned bad_seq, bad_sum, bad_data, bad_len, bad_hdr, bad_frame;
-	uint64_t rx_frames, tx_frames;
+	uint64_t rx_frames;                   /* frames taken from the receive queue */
 };
 
 /* One received frame: check it, learn from it. */
