@@ -129,6 +129,9 @@ UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
 UNIT_SRCS_test_virtqueue   := drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_virtio_mmio := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
 UNIT_SRCS_test_virtio_blk  := drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_virtio_net  := drivers/virtio/virtio_net.c drivers/virtio/vnet_switch.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_virtio_console := drivers/virtio/virtio_console.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
+UNIT_SRCS_test_vnet_switch := drivers/virtio/vnet_switch.c
 UNIT_SRCS_test_trace     := kernel/trace.c
 # runs build/tools/nestor-trace over a synthetic dump
 UNIT_SRCS_test_trace_tool := kernel/trace.c vmx/vmcs_fields.c
@@ -161,6 +164,7 @@ FUZZ_SRCS_fuzz_vlapic := drivers/platform/vlapic.c
 FUZZ_SRCS_fuzz_fw_cfg := drivers/platform/fw_cfg.c
 FUZZ_SRCS_fuzz_guest_acpi := drivers/platform/guest_acpi.c
 FUZZ_SRCS_fuzz_virtqueue := drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtio_blk.c drivers/virtio/virtqueue.c mm/gmem.c
+FUZZ_SRCS_fuzz_vnet := drivers/virtio/vnet_switch.c drivers/virtio/virtio_net.c drivers/virtio/virtio_mmio.c drivers/virtio/virtio.c drivers/virtio/virtqueue.c mm/gmem.c
 FUZZ_SRCS_fuzz_trace_decode := kernel/trace.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

@@ -2,8 +2,11 @@
  * virtio_l0: the kernel side of the virtio devices (issue 7) -- the thin
  * layer between the pure device code in drivers/virtio/ and one VM.
  *
- * Per VM, one virtio-mmio device per `device = virtio-blk:FILE [ro]` line
- * of its configuration (docs/config.md), at most VIRTIO_L0_MAX_DEVS:
+ * Per VM, one virtio-mmio device per virtio `device =` line of its
+ * configuration (docs/config.md), in the order given, at most
+ * VIRTIO_L0_MAX_DEVS: `virtio-blk:FILE [ro]` (a RAM disk),
+ * `virtio-console` (output into the L0 log, like the UART), `virtio-net
+ * [:MAC]` (a port of the one L0 switch all VMs' NICs share):
  *
  *   device i   registers  GPA VIRTIO_L0_BASE + i * 4 KiB (one page,
  *                         GMEM_MMIO in the VM's memory map, so every
@@ -26,10 +29,15 @@
  * copy, which lives exactly as long as the machine stays up (nothing is
  * written back, see docs/virtio.md).
  *
- * Locking: one spinlock per VM (struct virtio_l0.lock) around every call
- * into the device code: register accesses from any vCPU and the poll.
- * The interrupt line is set from inside it (vm_set_irq takes the VM's
- * dev_lock: the order is always virtio lock -> dev_lock).
+ * Locking: every call into a device's code is made under its lock --
+ * for virtio-blk and virtio-console one spinlock per VM (struct
+ * virtio_l0.lock), for virtio-net the one lock of the switch, because a
+ * frame one VM sends is written into another VM's receive queue while
+ * the sender's kick is served (per-VM locks taken in both orders by two
+ * VMs sending to each other would deadlock).  The interrupt line is set
+ * from inside (vm_set_irq takes the VM's dev_lock: the order is always
+ * device lock -> dev_lock).  vm->virtio_pending (devices with work left
+ * for the poll) is changed only under the device's lock, atomically.
  */
 #ifndef NESTOR_VIRTIO_L0_H
 #define NESTOR_VIRTIO_L0_H
@@ -66,6 +74,10 @@ int virtio_l0_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
 /* Serve queues a kick left work on (the device's budget ran out).  The
  * run loop calls it before a guest entry while vm->virtio_pending is set. */
 void virtio_l0_poll(struct vm *vm);
+
+/* The VM ended: its NICs' links go down (the switch drops frames to
+ * them and forgets their MACs). */
+void virtio_l0_vm_ended(struct vm *vm);
 
 /* One line per device with its counters, printed with the exit table. */
 void virtio_l0_report(const struct vm *vm);

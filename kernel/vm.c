@@ -139,6 +139,7 @@ void vm_end(struct vm *vm, int status, const char *why)
 	}
 	spin_unlock(&vm->lock);
 	kprint("NESTOR: vm %s ended: status %d (%s)\n", vm->cfg->name, status, why);
+	virtio_l0_vm_ended(vm);
 	if (vm->trace)
 		trace_l0_dump_all();
 	__atomic_sub_fetch(&vms_running, 1, __ATOMIC_ACQ_REL);

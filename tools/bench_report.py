@@ -45,17 +45,19 @@ SERIES = [("svm", "l1", "#9ecae1"), ("svm", "l2", "#2171b5"), ("vmx", "l1", "#fd
 
 def collect(results):
     """figures -> {(vendor, level, op, variant): {metric: value}}, in order.
-    Figures per request (virtio-blk: `_insns_per_req`, ...) become rows with
-    the variant "per_req"; the other per-request figures are left out."""
+    Figures per request (virtio-blk: `_insns_per_req`, ...) or per frame
+    (virtio-net: `_insns_per_frame`, ...) become rows with the variant
+    "per_req" / "per_frame"; the other such figures are left out."""
     rows = {}
     for name, value, _unit in results:
-        per_req = name.endswith(("_insns_per_req", "_l0_exits_per_req", "_ns_per_req"))
-        m = NAME_RE.match(name[:-len("_per_req")] if per_req else name)
+        per = next((p for p in ("_per_req", "_per_frame") if name.endswith(
+            (f"_insns{p}", f"_l0_exits{p}", f"_ns{p}"))), None)
+        m = NAME_RE.match(name[:-len(per)] if per else name)
         if not m or "_split_" in name or name.endswith(("_reqs_per_s", "_irqs_per_req", "_bytes_per_exit")):
             continue
         vendor, level, op, variant, metric = m.groups()
-        if per_req:
-            variant = "per_req"
+        if per:
+            variant = per.lstrip("_")
         op = SAME_OP.get(op, op)
         rows.setdefault((vendor, level, op, (variant or "").lstrip("_")), {})[metric] = value
     return rows

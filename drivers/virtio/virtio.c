@@ -188,6 +188,32 @@ void virtio_dev_queue_done(struct virtio_dev *vd, unsigned q)
 	}
 }
 
+bool virtio_serve_queue(struct virtio_dev *vd, unsigned q, struct vq_chain *c,
+			uint32_t (*serve)(struct virtio_dev *vd, struct vq *vq, const struct vq_chain *c))
+{
+	struct vq *vq = &vd->vq[q];
+	uint32_t budget = 2 * vq->num;
+	int r;
+
+	for (;;) {
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, c)) > 0) {
+			vq_push(vq, c, serve(vd, vq, c));
+			if (--budget == 0)
+				return true;    /* kicks stay off: we poll */
+		}
+		if (r < 0)
+			return false;           /* the core sets NEEDS_RESET */
+		if (!vq_enable_notify(vq))
+			return false;
+		/* "Something new" and then nothing to pop would be a ring
+		 * rewriting itself (vq_start refuses overlapping areas, so it
+		 * should not happen): the rounds count against the budget too. */
+		if (--budget == 0)
+			return true;
+	}
+}
+
 static void serve(struct virtio_dev *vd, unsigned q)
 {
 	if (vd->ops->queue_notify(vd, q))

@@ -173,6 +173,21 @@ void virtio_dev_poll(struct virtio_dev *vd);
  */
 void virtio_dev_queue_done(struct virtio_dev *vd, unsigned q);
 
+/*
+ * Serve a kicked queue the usual way (docs/virtio.md, "Notification
+ * suppression"): kicks off while busy, every available chain to serve()
+ * and back to the driver with the length serve() returns (bytes written),
+ * then kicks on and one more look for chains that came meanwhile.  At
+ * most 2 * queue size chains and as many rounds per call, so that a
+ * driver refilling the queue from another vCPU -- or a ring that keeps
+ * looking non-empty -- cannot hold L0 here: true means work was left
+ * (kicks stay off and the kernel polls).  A ring error ends it (the caller's core sets
+ * NEEDS_RESET).  For ops->queue_notify of devices that complete
+ * synchronously, in order.
+ */
+bool virtio_serve_queue(struct virtio_dev *vd, unsigned q, struct vq_chain *c,
+			uint32_t (*serve)(struct virtio_dev *vd, struct vq *vq, const struct vq_chain *c));
+
 /* The device hit an error it cannot recover from: NEEDS_RESET (2.1.2). */
 void virtio_dev_fail(struct virtio_dev *vd, const char *why);
 

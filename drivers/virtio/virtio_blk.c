@@ -231,33 +231,16 @@ static uint32_t serve_request(struct virtio_blk *b, struct vq *vq, const struct 
 
 /* ---- device ops ------------------------------------------------------------- */
 
-/*
- * A kick: serve requests until the queue is empty, with kicks switched off
- * meanwhile (the driver need not tell a busy device), then switch them on
- * and look once more for buffers that came in between.  At most two
- * queues' worth per call, so that a driver refilling the queue from
- * another vCPU cannot keep L0 here forever; the rest is left for
- * virtio_dev_poll().
- */
+static uint32_t blk_serve(struct virtio_dev *vd, struct vq *vq, const struct vq_chain *c)
+{
+	return serve_request(blk_of(vd), vq, c);
+}
+
+/* A kick: requests until the queue is empty, at most two queues' worth
+ * per call (virtio_serve_queue); the rest is left for virtio_dev_poll(). */
 static bool blk_queue_notify(struct virtio_dev *vd, unsigned q)
 {
-	struct virtio_blk *b = blk_of(vd);
-	struct vq *vq = &vd->vq[q];
-	uint32_t budget = 2 * vq->num;
-	int r;
-
-	for (;;) {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &b->req)) > 0) {
-			vq_push(vq, &b->req, serve_request(b, vq, &b->req));
-			if (--budget == 0)
-				return true;    /* kicks stay off: we poll */
-		}
-		if (r < 0)
-			return false;           /* the core sets NEEDS_RESET */
-		if (!vq_enable_notify(vq))
-			return false;
-	}
+	return virtio_serve_queue(vd, q, &blk_of(vd)->req, blk_serve);
 }
 
 static void blk_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *buf, unsigned len)

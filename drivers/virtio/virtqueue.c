@@ -95,6 +95,7 @@ static const char *const error_names[VQ_E_COUNT] = {
 	[VQ_E_SIZE]             = "queue size 0, above the maximum, or (split) not a power of two",
 	[VQ_E_ALIGN]            = "ring area misaligned",
 	[VQ_E_RING_ADDR]        = "ring area not in guest RAM",
+	[VQ_E_RING_OVERLAP]     = "ring areas overlap",
 	[VQ_E_AVAIL_IDX]        = "available index moved more than a ring ahead",
 	[VQ_E_INDEX]            = "descriptor index out of range",
 	[VQ_E_CHAIN_LOOP]       = "descriptor chain longer than its table (a loop)",
@@ -145,6 +146,13 @@ static bool guest_range_ok(const struct gmem *g, uint64_t gpa, uint64_t len, boo
 
 /* ---- queue setup ---------------------------------------------------------- */
 
+static bool areas_overlap(const void *a, uint64_t alen, const void *b, uint64_t blen)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return x < y + blen && y < x + alen;
+}
+
 void vq_reset(struct vq *vq, uint32_t num_max)
 {
 	memset(vq, 0, sizeof(*vq));
@@ -185,6 +193,18 @@ int vq_start(struct vq *vq, const struct gmem *mem, uint64_t features)
 	vq->device = gmem_ptr(mem, vq->device_gpa, dev_size, true);
 	if (vq->desc == NULL || vq->driver == NULL || vq->device == NULL)
 		return fail(vq, VQ_E_RING_ADDR);
+	/* Each area has one writer (2.7: the driver writes the table and
+	 * the available ring, the device the used ring; 2.8: the event
+	 * structures one each).  If they shared bytes, what the device
+	 * writes would rewrite what it reads: e.g. a used ring whose flags
+	 * sit on avail->idx turns "no kicks, please" into "one more buffer"
+	 * and back, and the serve loop (disable, pop, enable, "anything
+	 * new?") would never end.  Compared as host addresses, so two guest
+	 * addresses of the same memory count too. */
+	if (areas_overlap(vq->desc, 16 * num, vq->driver, drv_size) ||
+	    areas_overlap(vq->desc, 16 * num, vq->device, dev_size) ||
+	    areas_overlap(vq->driver, drv_size, vq->device, dev_size))
+		return fail(vq, VQ_E_RING_OVERLAP);
 
 	vq->mem = mem;
 	vq->packed = packed;

@@ -113,6 +113,7 @@ enum vq_error {
 	VQ_E_SIZE,            /* queue size 0, > maximum, or split and not 2^n */
 	VQ_E_ALIGN,           /* a ring area not aligned as 2.7 / 2.8.10 ask   */
 	VQ_E_RING_ADDR,       /* a ring area not wholly in guest RAM           */
+	VQ_E_RING_OVERLAP,    /* two ring areas share bytes                    */
 	VQ_E_AVAIL_IDX,       /* split: avail idx moved more than a ring ahead */
 	VQ_E_INDEX,           /* a head or next index >= queue/table size      */
 	VQ_E_CHAIN_LOOP,      /* a chain longer than its table: a loop         */

@@ -815,6 +815,22 @@ static void start_checks(void **state)
 	assert_int_equal(vq.error, VQ_E_RING_ADDR);
 	assert_int_equal(try_start(true, 8, D, A, ROM_GPA), -1);
 	assert_int_equal(vq.error, VQ_E_RING_ADDR);
+	/* areas sharing bytes: the used ring's flags on avail->idx (the
+	 * serve loop would rewrite what it reads forever), the used ring in
+	 * the table, the avail ring in the table, the packed events on one
+	 * word or in the descriptor ring; touching but apart is fine */
+	assert_int_equal(try_start(false, 2, D, A + 2, A + 4), -1);
+	assert_int_equal(vq.error, VQ_E_RING_OVERLAP);
+	assert_int_equal(try_start(false, 8, D, A, D + 0x40), -1);
+	assert_int_equal(vq.error, VQ_E_RING_OVERLAP);
+	assert_int_equal(try_start(false, 8, D, D + 16 * 8 - 2, U), -1);
+	assert_int_equal(vq.error, VQ_E_RING_OVERLAP);
+	assert_int_equal(try_start(true, 8, D, A, A), -1);
+	assert_int_equal(vq.error, VQ_E_RING_OVERLAP);
+	assert_int_equal(try_start(true, 8, D, D + 16 * 7, U), -1);
+	assert_int_equal(vq.error, VQ_E_RING_OVERLAP);
+	assert_int_equal(try_start(false, 8, D, D + 16 * 8, D + 16 * 8 + 6 + 2 * 8 + 2), 0);
+	assert_int_equal(try_start(true, 8, D, D + 16 * 8, D + 16 * 8 + 4), 0);
 	/* a queue that never started gives nothing and takes nothing */
 	vq_reset(&vq, 8);
 	assert_int_equal(vq_pop(&vq, &c), 0);

@@ -51,6 +51,16 @@ static inline void vm_wr(const struct vmmio *m, uint32_t off, uint32_t v)
 {
 	*(volatile uint32_t *)(m->base + off) = v;
 }
+/* Device config space fields of 1 and 2 bytes, read at their own width
+ * (4.2.2.2: the driver accesses a field with its natural width). */
+static inline uint8_t vm_config8(const struct vmmio *m, uint32_t off)
+{
+	return *(volatile uint8_t *)(m->base + VIRTIO_MMIO_CONFIG + off);
+}
+static inline uint16_t vm_config16(const struct vmmio *m, uint32_t off)
+{
+	return *(volatile uint16_t *)(m->base + VIRTIO_MMIO_CONFIG + off);
+}
 static inline uint8_t vm_status(const struct vmmio *m) { return (uint8_t)vm_rd(m, VIRTIO_MMIO_STATUS); }
 static inline void vm_set_status(const struct vmmio *m, uint8_t s) { vm_wr(m, VIRTIO_MMIO_STATUS, s); }
 
@@ -445,13 +455,11 @@ static inline void gvq_interrupts(struct gvq *q, bool on, uint16_t after)
 /* ---- device bring-up (3.1.1, 4.2.3.1) ------------------------------------------ */
 
 /*
- * Reset, ACKNOWLEDGE, DRIVER, features (want & offered, VERSION_1 always
- * asked for), FEATURES_OK read back, queue 0 set up with q (num entries),
- * DRIVER_OK unless !driver_ok.  Returns the accepted features, or 0 with
- * *why set.
+ * Bring-up in steps, for devices with more than one queue (virtio-net,
+ * virtio-console): gvq_negotiate (reset, ACKNOWLEDGE, DRIVER, features,
+ * FEATURES_OK read back), gvq_setup_queue per queue, gvq_driver_ok.
  */
-static inline uint64_t gvq_bring_up(const struct vmmio *m, struct gvq *q, void *area, unsigned num,
-				    uint64_t want, bool driver_ok, const char **why)
+static inline uint64_t gvq_negotiate(const struct vmmio *m, uint64_t want, const char **why)
 {
 	vm_set_status(m, 0);
 	if (vm_status(m) != 0) {
@@ -467,11 +475,18 @@ static inline uint64_t gvq_bring_up(const struct vmmio *m, struct gvq *q, void *
 		*why = "FEATURES_OK refused";
 		return 0;
 	}
-	vm_wr(m, VIRTIO_MMIO_QUEUE_SEL, 0);
+	return f;
+}
+
+/* Queue `index` with q (num entries) in area, for the accepted features f. */
+static inline bool gvq_setup_queue(const struct vmmio *m, unsigned index, struct gvq *q, void *area,
+				   unsigned num, uint64_t f, const char **why)
+{
+	vm_wr(m, VIRTIO_MMIO_QUEUE_SEL, index);
 	uint32_t max = vm_rd(m, VIRTIO_MMIO_QUEUE_NUM_MAX);
 	if (vm_rd(m, VIRTIO_MMIO_QUEUE_READY) != 0 || max == 0 || num > max || num > GVQ_MAX) {
-		*why = "queue 0 not usable";
-		return 0;
+		*why = "queue not usable";
+		return false;
 	}
 	gvq_init(q, area, num, f & (1ull << VIRTIO_F_RING_PACKED), f & (1ull << VIRTIO_F_EVENT_IDX),
 		 f & (1ull << VIRTIO_F_INDIRECT_DESC));
@@ -486,16 +501,54 @@ static inline uint64_t gvq_bring_up(const struct vmmio *m, struct gvq *q, void *
 	vm_wr(m, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(dev >> 32));
 	vm_wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
 	if (vm_rd(m, VIRTIO_MMIO_QUEUE_READY) != 1) {
-		*why = "queue 0 did not become ready";
-		return 0;
+		*why = "queue did not become ready";
+		return false;
 	}
-	if (driver_ok)
-		vm_set_status(m, vm_status(m) | VIRTIO_STATUS_DRIVER_OK);
+	return true;
+}
+
+static inline bool gvq_driver_ok(const struct vmmio *m, const char **why)
+{
+	vm_set_status(m, vm_status(m) | VIRTIO_STATUS_DRIVER_OK);
 	if (vm_status(m) & VIRTIO_STATUS_NEEDS_RESET) {
+		*why = "device needs a reset";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Reset, ACKNOWLEDGE, DRIVER, features (want & offered, VERSION_1 always
+ * asked for), FEATURES_OK read back, queue 0 set up with q (num entries),
+ * DRIVER_OK unless !driver_ok.  Returns the accepted features, or 0 with
+ * *why set.
+ */
+static inline uint64_t gvq_bring_up(const struct vmmio *m, struct gvq *q, void *area, unsigned num,
+				    uint64_t want, bool driver_ok, const char **why)
+{
+	uint64_t f = gvq_negotiate(m, want, why);
+	if (!f)
+		return 0;
+	if (!gvq_setup_queue(m, 0, q, area, num, f, why))
+		return 0;
+	if (driver_ok && !gvq_driver_ok(m, why))
+		return 0;
+	if (!driver_ok && (vm_status(m) & VIRTIO_STATUS_NEEDS_RESET)) {
 		*why = "device needs a reset";
 		return 0;
 	}
 	return f;
+}
+
+/* The n-th device on the command line with this device ID. */
+static inline bool gvq_find_device_id(const char *cmdline, uint32_t id, unsigned n, struct vmmio *m)
+{
+	uint64_t size;
+	for (unsigned i = 0; cmdline && gvq_find_device(cmdline, i, m, &size); i++)
+		if (vm_rd(m, VIRTIO_MMIO_MAGIC_VALUE) == VIRTIO_MMIO_MAGIC &&
+		    vm_rd(m, VIRTIO_MMIO_DEVICE_ID) == id && n-- == 0)
+			return true;
+	return false;
 }
 
 static inline void gvq_kick(const struct vmmio *m, unsigned queue)
