@@ -53,7 +53,7 @@ def collect(results):
         per = next((p for p in ("_per_req", "_per_frame") if name.endswith(
             (f"_insns{p}", f"_l0_exits{p}", f"_ns{p}"))), None)
         m = NAME_RE.match(name[:-len(per)] if per else name)
-        if not m or "_split_" in name or name.endswith(("_reqs_per_s", "_irqs_per_req", "_bytes_per_exit")):
+        if not m or "_split_" in name or name.endswith(("_reqs_per_s", "_frames_per_s", "_irqs_per_req", "_bytes_per_exit")):
             continue
         vendor, level, op, variant, metric = m.groups()
         if per:

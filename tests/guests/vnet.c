@@ -182,6 +182,8 @@ static void flush_tx(void)
 }
 
 /* Queue one frame (header + frame from tx_bufs); kicks every BATCH. */
+static uint64_t bytes_moved;            /* frame bytes sent and received (make bench) */
+
 static bool send(uint8_t phase, uint8_t kind, uint32_t seq, uint32_t ack)
 {
 	if (txq.num_free < 1)
@@ -193,6 +195,7 @@ static bool send(uint8_t phase, uint8_t kind, uint32_t seq, uint32_t ack)
 	struct gvq_buf b = { (uint64_t)buf, (uint32_t)(HDR + len), false };
 	if (gvq_add(&txq, &b, 1, buf, NULL))
 		return false;
+	bytes_moved += len;
 	if (++tx_pending >= BATCH)
 		flush_tx();
 	return true;
@@ -235,6 +238,8 @@ static void receive(struct phase_state *st, const uint8_t *buf, uint32_t used)
 {
 	const struct frame *f = (const struct frame *)(buf + HDR);
 	st->rx_frames++;
+	if (used > HDR)
+		bytes_moved += used - HDR;
 	if (used < HDR + VNET_ETH_HLEN + FRAME_FIXED - VNET_ETH_HLEN + 4 || used > BUF_BYTES) {
 		st->bad_len++;
 		return;
@@ -346,7 +351,7 @@ static bool exchange(uint8_t phase, const char *ring)
 	/* data: polling, no receive interrupts */
 	gvq_interrupts(&rxq, false, 0);
 	uint64_t t0 = rdtsc(), e0 = total_exits();
-	uint64_t rx0 = st.rx_frames, tx0 = 0;
+	uint64_t rx0 = st.rx_frames, tx0 = 0, bytes0 = bytes_moved;
 	uint64_t quiet_since = rdtsc();
 	while (rdtsc() < deadline) {
 		bool progress = poll_rx(&st) > 0;
@@ -392,9 +397,9 @@ static bool exchange(uint8_t phase, const char *ring)
 	snprintf(name, sizeof(name), "%s: every virtio_net_hdr GSO_NONE, num_buffers 1; no stray frame", ring);
 	rt_check(!st.bad_hdr && !st.bad_frame, name, "bad headers %u, bad frames %u", st.bad_hdr, st.bad_frame);
 	if (side == 'a' && frames)
-		rt_printf("BENCHVNET %s vnet_%s %lu %lu %lu %u\n", rt_is_amd() ? "svm" : "vmx", ring,
+		rt_printf("BENCHVNET %s vnet_%s %lu %lu %lu %u %lu\n", rt_is_amd() ? "svm" : "vmx", ring,
 			  (unsigned long)(ticks / frames), (unsigned long)(frames * 100 / (exits ? exits : 1)),
-			  (unsigned long)frames, khz);
+			  (unsigned long)frames, khz, (unsigned long)((bytes_moved - bytes0) / (exits ? exits : 1)));
 	/* linger a little: the peer may still want our last ack re-sent */
 	uint64_t end = rdtsc() + 50ull * khz;
 	while (rdtsc() < end)
