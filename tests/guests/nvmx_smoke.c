@@ -142,8 +142,83 @@ static void preemption_timer_checks(bool tru)
 	reason = vmread(0x4402);
 	rt_check(r == 0 && reason == 52, "preemption timer: wakes L2 from HLT with interrupts off",
 		 "r=%d reason=%lu", r, reason);
+	/* the exit saves the HLT activity state (27.3.4); resuming L2 in it
+	 * with interrupts off would halt it for good, so back to active */
+	CHECK(vmread(0x4826) == 1, "preemption timer: the exit saves activity state HLT");
+	vmwrite(0x4826, 0);
 	vmwrite(0x4000, pin);
 	vmwrite(0x400c, exitc);
+}
+
+/* L2 using L1's VMCS shadowing (SDM 25.10): a VMREAD and a VMWRITE that
+ * L1's bitmaps let through, then VMCALL; then a VMREAD whose bitmap bit
+ * is set, which exits to L1.  Results in memory (L2 shares L1's). */
+volatile uint64_t l2_sh_read, l2_sh_flags;
+void l2_shadow_user(void);
+__asm__(".text\n.globl l2_shadow_user\nl2_shadow_user:\n"
+	"\tmov $0x6802, %eax\n\tvmread %rax, %rbx\n"           /* GUEST_CR3 of the shadow VMCS */
+	"\tpushfq\n\tpop %rcx\n\tmov %rcx, l2_sh_flags(%rip)\n\tmov %rbx, l2_sh_read(%rip)\n"
+	"\tmov $0x681e, %eax\n\tmov $0x5555, %ecx\n\tvmwrite %rcx, %rax\n" /* its GUEST_RIP */
+	"\tvmcall\n"
+	"\tmov $0x6800, %eax\n\tvmread %rax, %rbx\n"           /* GUEST_CR0: bitmap bit set */
+	"\tvmcall\n\tjmp l2_shadow_user\n");
+
+/* VMCS shadowing offered to L1, emulated by Nestor for L2's VMREAD and
+ * VMWRITE (it is L1's, not the CPU's); a link pointer that names no shadow
+ * VMCS fails the VM entry (26.3.1.5). */
+static uint8_t shadow_vmcs[4096] __attribute__((aligned(4096)));
+static uint8_t vmread_bitmap[4096] __attribute__((aligned(4096)));
+static uint8_t vmwrite_bitmap[4096] __attribute__((aligned(4096)));
+static void shadow_vmcs_checks(bool tru)
+{
+	(void)tru;
+	if (!((rdmsr(0x48b) >> 32) & (1u << 14))) {
+		rt_printf("shadow VMCS: not offered, skipped\n");
+		return;
+	}
+	uint64_t proc = vmread(0x4002), proc2 = vmread(0x401e);
+	*(uint32_t *)shadow_vmcs = ((uint32_t)rdmsr(MSR_VMX_BASIC) & 0x7fffffff) | 0x80000000u;
+	__asm__ volatile("vmclear %0" : : "m"(*(uint64_t[]){ (uint64_t)shadow_vmcs }) : "cc", "memory");
+	__asm__ volatile("vmptrld %0" : : "m"(*(uint64_t[]){ (uint64_t)shadow_vmcs }) : "cc", "memory");
+	CHECK(vm_result() == 0 && vmwrite(0x6802, 0x1234000) == 0, "shadow VMCS: L1 loads one and writes a field");
+	__asm__ volatile("vmptrld %0" : : "m"(*(uint64_t[]){ (uint64_t)vmcs }) : "cc", "memory");
+	memset(vmread_bitmap, 0xff, sizeof(vmread_bitmap));
+	memset(vmwrite_bitmap, 0xff, sizeof(vmwrite_bitmap));
+	vmread_bitmap[0x6802 >> 3] &= (uint8_t)~(1u << (0x6802 & 7));
+	vmwrite_bitmap[0x681e >> 3] &= (uint8_t)~(1u << (0x681e & 7));
+	vmwrite(0x4002, proc | (1u << 31));
+	vmwrite(0x401e, adjust(0x48b, (uint32_t)proc2 | (1u << 14)));
+	vmwrite(0x2026, (uint64_t)vmread_bitmap);
+	vmwrite(0x2028, (uint64_t)vmwrite_bitmap);
+	vmwrite(0x2800, (uint64_t)shadow_vmcs);
+	vmwrite(0x681e, (uint64_t)l2_shadow_user);
+	int r = l1_enter(1);
+	uint64_t reason = vmread(0x4402);
+	rt_check(r == 0 && reason == 18, "shadow VMCS: L2's VMREAD and VMWRITE run without an exit to L1",
+		 "r=%d reason=%lu", r, reason);
+	rt_check(l2_sh_read == 0x1234000 && !(l2_sh_flags & 0x41), "shadow VMCS: L2's VMREAD reads the shadow VMCS",
+		 "read %#lx flags %#lx", (unsigned long)l2_sh_read, (unsigned long)l2_sh_flags);
+	uint64_t rip = vmread(0x681e), len = vmread(0x440c);
+	__asm__ volatile("vmptrld %0" : : "m"(*(uint64_t[]){ (uint64_t)shadow_vmcs }) : "cc", "memory");
+	uint64_t written = vmread(0x681e);
+	__asm__ volatile("vmptrld %0" : : "m"(*(uint64_t[]){ (uint64_t)vmcs }) : "cc", "memory");
+	CHECK(written == 0x5555, "shadow VMCS: L2's VMWRITE went into the shadow VMCS");
+	vmwrite(0x681e, rip + len);
+	r = l1_enter(1);
+	reason = vmread(0x4402);
+	rt_check(r == 0 && reason == 23, "shadow VMCS: a VMREAD whose bitmap bit is set exits to L1 (reason 23)",
+		 "r=%d reason=%lu", r, reason);
+	/* a link pointer to an ordinary VMCS: VM-entry failure, qualification 4 */
+	vmwrite(0x2800, (uint64_t)vmcs);
+	vmwrite(0x681e, vmread(0x681e) + vmread(0x440c));
+	r = l1_enter(1);
+	reason = vmread(0x4402);
+	rt_check(r == 0 && reason == (0x80000000u | 33) && vmread(0x6400) == 4,
+		 "shadow VMCS: a link pointer to an ordinary VMCS fails the entry (33, qualification 4)",
+		 "r=%d reason=%#lx qualification %lu", r, reason, vmread(0x6400));
+	vmwrite(0x2800, ~0ull);
+	vmwrite(0x401e, proc2);
+	vmwrite(0x4002, proc);
 }
 
 /* L2: VMCALL, then CPUID, forever. */
@@ -263,6 +338,7 @@ void guest_main(void)
 	CHECK(vmread(0x4402) == 18 || vmread(0x4402) == 10, "vmresume: many round trips");
 	vpid_checks(tru_caps());
 	preemption_timer_checks(tru_caps());
+	shadow_vmcs_checks(tru_caps());
 	__asm__ volatile("vmxoff" ::: "cc");
 	CHECK(vm_result() == 0, "vmxoff: succeeds");
 }

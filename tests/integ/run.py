@@ -245,7 +245,13 @@ SCENARIOS = [
                      r"vm vsmoke: vCPU 0: nested VMX: .*, 2 VPID02s assigned",
                      r"\[vsmoke\] PASS: preemption timer: L2's spin loop exits to L1 with reason 52",
                      r"\[vsmoke\] PASS: preemption timer: not before 2000 units",
-                     r"\[vsmoke\] PASS: preemption timer: wakes L2 from HLT with interrupts off"],
+                     r"\[vsmoke\] PASS: preemption timer: wakes L2 from HLT with interrupts off",
+                     r"\[vsmoke\] PASS: preemption timer: the exit saves activity state HLT",
+                     r"\[vsmoke\] PASS: shadow VMCS: L2's VMREAD reads the shadow VMCS",
+                     r"\[vsmoke\] PASS: shadow VMCS: L2's VMWRITE went into the shadow VMCS",
+                     r"\[vsmoke\] PASS: shadow VMCS: a VMREAD whose bitmap bit is set exits to L1",
+                     r"\[vsmoke\] PASS: shadow VMCS: a link pointer to an ordinary VMCS fails the entry",
+                     r"vm vsmoke: vCPU 0: nested VMX: .*, 2 L2 VMREAD/VMWRITE on L1's shadow VMCS"],
              reject=[r"\] FAIL:"]),
     # The exit trace (issue 8): a nested VM traced by its config, a VM switching
     # tracing by hypercall; nestor-trace reads the dumps from the serial log.

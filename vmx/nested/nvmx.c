@@ -70,6 +70,7 @@ struct nvmx_vcpu {
 	uint16_t vpid02;               /* the one vmcs02 runs with */
 	bool l2_no_vpid;               /* vmcs12 without VPID: flush at every entry */
 	uint64_t l1_timer_deadline;    /* L1's preemption timer (TSC) while L2 runs */
+	struct nvmx_state *shadow12;   /* scratch: L1's shadow VMCS for L2's VMREAD/VMWRITE */
 	/* L2's guest-physical space as kernel/ sees it while L2 runs */
 	struct gmem l2_mem;
 	struct gmem_view l2_view;
@@ -395,6 +396,13 @@ static struct ept02 *ept02_for(struct nvmx_vcpu *n, uint64_t eptp12)
 	return victim;
 }
 
+/* Does vmcs12 turn VMCS shadowing on for L2 (SDM 25.10)? */
+static bool l2_shadowing(const struct vmcs_image *v12)
+{
+	return (VMCS_GET(v12, PROC_BASED_CONTROLS) & NVMX_PROC_SECONDARY) &&
+	       (VMCS_GET(v12, SECONDARY_CONTROLS) & NVMX_PROC2_SHADOW_VMCS);
+}
+
 static bool l1_uses_ept(const struct nvmx_vcpu *n)
 {
 	const struct vmcs_image *v12 = &n->st.vmcs12;
@@ -451,10 +459,11 @@ int nvmx_vcpu_init(struct vcpu *v, struct vmx_vcpu *x)
 	n->v01 = frame_alloc_bytes(sizeof(*n->v01));
 	n->v02 = frame_alloc_bytes(sizeof(*n->v02));
 	n->next02 = frame_alloc_bytes(sizeof(*n->next02));
+	n->shadow12 = frame_alloc_bytes(sizeof(*n->shadow12));
 	n->io_a = frame_alloc_bytes(VMCS02_BITMAP_SIZE);
 	n->io_b = frame_alloc_bytes(VMCS02_BITMAP_SIZE);
 	n->msr = frame_alloc_bytes(VMCS02_BITMAP_SIZE);
-	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->next02 || !n->io_a || !n->io_b || !n->msr)
+	if (!n->vmcs02_pa || !n->v01 || !n->v02 || !n->next02 || !n->shadow12 || !n->io_a || !n->io_b || !n->msr)
 		return -1;
 	for (unsigned i = 0; i < EPT02_SLOTS; i++)
 		if (s2pt_init(&n->ept02[i].t, S2_EPT, frame_table_alloc, NULL, (vmx_hw_caps()->ept_vpid >> 17) & 1))
@@ -688,6 +697,7 @@ static void enter_l2(struct vcpu *v, struct nvmx_vcpu *n, bool launch)
 }
 
 /* VMLAUNCH / VMRESUME passed the instruction checks (NVMX_ENTER). */
+
 static void nested_entry(struct vcpu *v, struct nvmx_vcpu *n, bool launch, unsigned len)
 {
 	struct vm *vm = v->vm;
@@ -744,6 +754,21 @@ int nf = vmx_check_entry(v12, &adv, cpu_caps.phys_bits, fails, 4);
 			entry_fails(v, n, vmx_verdict_reason(verdict), vmx_verdict_qual(verdict));
 		}
 		return;
+	}
+
+	/* 26.3.1.5, the part that reads memory: with VMCS shadowing, the
+	 * VMCS the link pointer names must be a shadow VMCS of our revision
+	 * (bits 30:0; bit 31 set).  Else a VM-entry failure, qualification 4. */
+	if (l2_shadowing(v12) && VMCS_GET(v12, VMCS_LINK_POINTER) != ~0ull) {
+		uint32_t rev = 0;
+		if (vmcs12_read_revision(&vm->mem, VMCS_GET(v12, VMCS_LINK_POINTER), &rev) != 0 ||
+		    rev != (VMX_BASIC_REVISION(adv.basic) | VMCS12_SHADOW_INDICATOR)) {
+			log_warn("vm %s: vCPU %u: %s of vmcs12: the VMCS link pointer %#lx names no shadow VMCS "
+				 "(revision %#x, SDM 26.3.1.5)", vm->cfg->name, v->index, launch ? "VMLAUNCH" : "VMRESUME",
+				 VMCS_GET(v12, VMCS_LINK_POINTER), rev);
+			entry_fails(v, n, VMX_EXIT_ENTRY_FAIL_GUEST, 4);
+			return;
+		}
 	}
 
 	/* 3. EPT02 stands for the combined-mapping TLB of EPTP12: one per
@@ -987,6 +1012,78 @@ static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, un
 
 /* ---- L2's exits ---------------------------------------------------------- */
 
+/*
+ * L2's VMREAD or VMWRITE under L1's VMCS shadowing, which Nestor offers
+ * even though vmcs02 does not use the CPU's (SDM 31 VMREAD/VMWRITE
+ * "Operation", 25.10): unless the encoding has bits 63:15 set or L1's
+ * VMREAD/VMWRITE bitmap has its bit set — then it is a VM exit to L1,
+ * false — L0 does it on the VMCS the link pointer names, a shadow VMCS
+ * in L1 memory in vmcs12's layout: #GP at CPL > 0, VMfailInvalid with
+ * no link, VMfailValid (into vmcs12's VM-instruction error field) for a
+ * field L1's CPU does not have or a read-only one, else the value.
+ */
+static bool l2_shadow_vmcs_insn(struct vcpu *v, struct nvmx_vcpu *n, uint16_t basic, unsigned len)
+{
+	const struct vmcs_image *v12 = &n->st.vmcs12;
+	struct vm *vm = v->vm;
+	bool write = basic == VMX_EXIT_VMWRITE;
+	if (!l2_shadowing(v12))
+		return false;
+	struct nvmx_cpu cpu = l1_cpu(v);   /* vmcs02 is current: L2's CPL and mode */
+	bool mode64 = cpu.mode == NVMX_MODE_64;
+	struct nvmx_operand op = { 0 };
+	if (!nvmx_decode_insn_info((uint32_t)vmcs_read(VMCS_VMX_INSTRUCTION_INFO), vmcs_read(VMCS_EXIT_QUALIFICATION),
+				   &op))
+		return false;
+	uint64_t enc = mode64 ? v->gpr[op.reg2] : (uint32_t)v->gpr[op.reg2];
+	uint8_t byte;
+	uint64_t bitmap = write ? VMCS_GET(v12, VMWRITE_BITMAP) : VMCS_GET(v12, VMREAD_BITMAP);
+	if ((enc >> 15) || gmem_read(&vm->mem, bitmap + ((enc & 0x7fff) >> 3), &byte, 1) ||
+	    (byte >> (enc & 7)) & 1)
+		return false;                      /* L1's: a VM exit */
+	n->stats.l2_shadow_vmcs++;
+	if (cpu.cpl > 0) {
+		vcpu_ops->inject_exception(v, VEC_GP, true, 0);
+		return true;
+	}
+	uint64_t val = 0;
+	if (write) {
+		if (op.is_reg)
+			val = mode64 ? v->gpr[op.reg1] : (uint32_t)v->gpr[op.reg1];
+		else if (!operand_io(v, &op, &val, mode64 ? 8 : 4, false))
+			return true;
+	}
+	/* the shadow VMCS, as VMREAD/VMWRITE in VMX root see a current one */
+	struct nvmx_state *tmp = n->shadow12;
+	uint64_t link = VMCS_GET(v12, VMCS_LINK_POINTER);
+	bool launched = false;
+	struct nvmx_result r;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->vmxon = true;
+	tmp->shadow = true;
+	if (link == ~0ull || vmcs12_load(&vm->mem, link, &tmp->vmcs12, &launched) != 0) {
+		r = nvmx_fail_invalid(v->rflags);
+	} else {
+		tmp->current = link;
+		r = write ? nvmx_vmwrite(tmp, &cpu, &adv, enc, val) : nvmx_vmread(tmp, &cpu, &adv, enc);
+		if (write && r.outcome == NVMX_SUCCEED)
+			vmcs12_store(&vm->mem, link, &tmp->vmcs12, launched);
+	}
+	if (r.outcome == NVMX_FAIL_VALID)   /* "the VM-instruction error field of the current VMCS" */
+		vmcs_set(&n->st.vmcs12, VMCS_VM_INSTRUCTION_ERROR, r.error);
+	if (!write && r.outcome == NVMX_SUCCEED) {
+		if (op.is_reg)
+			v->gpr[op.reg1] = mode64 ? r.value : (uint32_t)r.value;
+		else if (!operand_io(v, &op, &r.value, mode64 ? 8 : 4, true))
+			return true;
+	}
+	v->rflags = r.rflags;
+	v->rip += len;
+	if (!mode64)
+		v->rip &= 0xffffffffu;
+	return true;
+}
+
 static void read_exit(struct vcpu *v, uint32_t reason, struct nvmx_exit *e)
 {
 	*e = (struct nvmx_exit){
@@ -1058,6 +1155,8 @@ static bool l2_exit(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, struct
 	uint16_t basic = reason & 0xffff;
 	if (basic == VMX_EXIT_EPT_VIOLATION && l1_uses_ept(n))
 		return l2_ept(v, n, &ex, e);
+	if ((basic == VMX_EXIT_VMREAD || basic == VMX_EXIT_VMWRITE) && l2_shadow_vmcs_insn(v, n, basic, ex.insn_len))
+		return true;
 	if (n->info.l1_timer)
 		n->info.l1_timer_left = vmcs02_l1_timer_left(n->l1_timer_deadline, adv.misc & 31, v->exit_tsc);
 	struct nvmx_reflect_ctx ctx = {
@@ -1199,8 +1298,8 @@ void nvmx_report(struct vcpu *v)
 		return;
 	log_info("vm %s: vCPU %u: nested VMX: %lu VMX instructions, %lu VM entries (%lu fast, %lu VMfailValid, "
 		 "%lu entry-failure exits), %lu L2 exits to L1, %lu kept by L0, EPT02 %lu fills %lu zaps, "
-		 "%lu EPT exits to L1, %lu INTR/NMI to L1, %lu VPID02s assigned",
+		 "%lu EPT exits to L1, %lu INTR/NMI to L1, %lu VPID02s assigned, %lu L2 VMREAD/VMWRITE on L1's shadow VMCS",
 		 v->vm->cfg->name, v->index, t->insns, t->entries, t->fast_entries, t->entry_fail_valid, t->entry_fail_exit,
 		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1,
-		 t->vpid02_assigned);
+		 t->vpid02_assigned, t->l2_shadow_vmcs);
 }

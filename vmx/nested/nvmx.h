@@ -57,5 +57,6 @@ struct nvmx_stats {
 	uint64_t ept02_fills, ept_to_l1, ept02_zaps;
 	uint64_t intr_to_l1;
 	uint64_t vpid02_assigned;                             /* VPID12s given a VPID02 */
+	uint64_t l2_shadow_vmcs;                              /* L2 VMREAD/VMWRITE done by L0 */
 };
 #endif

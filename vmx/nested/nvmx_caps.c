@@ -42,7 +42,9 @@ void nvmx_advertise(const struct vmx_caps *hw, struct vmx_caps *adv)
 		.basic = vmcs12_basic_msr(hw->basic),
 		.pinbased = offer(hw->pinbased, OFFER_PIN),
 		.procbased = offer(hw->procbased, OFFER_PROC),
-		.procbased2 = offer(hw->procbased2, OFFER_PROC2),
+		/* VMCS shadowing for L2 is emulated (nvmx.c l2_shadow_vmcs_insn):
+		 * offered whatever the CPU has */
+		.procbased2 = offer(hw->procbased2, OFFER_PROC2) | ((uint64_t)NVMX_PROC2_SHADOW_VMCS << 32),
 		.exit = offer(hw->exit, OFFER_EXIT),
 		.entry = offer(hw->entry, OFFER_ENTRY),
 		/* MISC: the CPU's activity states, CR3-target count and
