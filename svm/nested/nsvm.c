@@ -55,6 +55,7 @@ struct nsvm_vcpu {
 	/* VMCB clean bits (15.15, vmcb_clean.c): the state of the last vmcb12
 	 * run or written back, for the groups L1 marks clean */
 	struct nsvm_vmcb12_cache *clean_cache;
+	bool clean_used;               /* L1 has set clean bits: keep the cache */
 	bool in_l2;                    /* vmcb02 is current                   */
 	bool gif;                      /* L1's global interrupt flag (15.17), */
 				       /* unless vGIF keeps it in vmcb01      */
@@ -326,8 +327,11 @@ static void vmexit_to_l1(struct vcpu *v, bool event_pending)
 	if (nsvm_vmexit_writeback(&v->vm->mem, n->vmcb12_gpa, v12))
 		log_warn("vm %s: vCPU %u: vmcb12 %#lx is no longer RAM; #VMEXIT not written",
 			 v->vm->cfg->name, v->index, n->vmcb12_gpa);
-	/* the CPU's cache holds the state it last wrote back (15.15.2) */
-	nsvm_clean_store(n->clean_cache, n->vmcb12_gpa, v12);
+	/* the CPU's cache holds the state it last wrote back (15.15.2); kept
+	 * once L1 has shown it sets clean bits: until then every VMRUN loads
+	 * all, as after a cache flush, and caching would cost for nothing */
+	if (n->clean_used)
+		nsvm_clean_store(n->clean_cache, n->vmcb12_gpa, v12);
 	nsvm_vmexit_l1_state(v01, v02);
 	v->gpr[RAX] = v01->save.rax;
 	v->gpr[RSP] = v01->save.rsp;
@@ -435,7 +439,10 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	 * or #VMEXIT of this vmcb12, as a caching CPU would use it; what is
 	 * checked and merged below is that effective vmcb12.  A stale group
 	 * was checked when it was cached, so it is never unsafe for L0. */
-	nsvm_clean_apply(v12, n->clean_cache, gpa);
+	if (v12->ctl.clean) {
+		n->clean_used = true;   /* from now on keep the cache (below) */
+		nsvm_clean_apply(v12, n->clean_cache, gpa);
+	}
 	/* 3. The consistency checks of 15.5.1. */
 	if (nsvm_vmcb12_check(v12, &lim, &f, 1)) {
 		vmrun_failed(v, n, gpa, &f, l1_next);
@@ -511,7 +518,8 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 	v->mem = &n->l2_mem;
 	v->level = 2;   /* the next entry is L0 -> L2 */
 	n->vmcb12_gpa = gpa;
-	nsvm_clean_store(n->clean_cache, gpa, v12);   /* what this VMRUN loaded */
+	if (n->clean_used)
+		nsvm_clean_store(n->clean_cache, gpa, v12);   /* what this VMRUN loaded */
 	n->in_l2 = true;
 	set_gif(v, true);
 }

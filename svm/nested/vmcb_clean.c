@@ -96,7 +96,14 @@ void nsvm_clean_store(struct nsvm_vmcb12_cache *cache, uint64_t gpa, const struc
 {
 	cache->valid = true;
 	cache->gpa = gpa;
-	memcpy(&cache->v, v12, sizeof(cache->v));
+	/* only what nsvm_clean_apply can take back: the groups' bytes, a few
+	 * hundred of the VMCB's 4 KiB */
+	for (unsigned b = 0; b < NSVM_CLEAN_GROUPS; b++) {
+		const struct nsvm_clean_group *g = &nsvm_clean_table[b];
+		for (unsigned i = 0; i < g->nspans; i++)
+			memcpy((uint8_t *)&cache->v + g->spans[i].off, (const uint8_t *)v12 + g->spans[i].off,
+			       g->spans[i].len);
+	}
 }
 
 void nsvm_clean_forget(struct nsvm_vmcb12_cache *cache)

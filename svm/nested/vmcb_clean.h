@@ -96,7 +96,8 @@ uint32_t nsvm_clean_apply(struct vmcb *v12, const struct nsvm_vmcb12_cache *cach
 			  uint64_t gpa);
 
 /* Remember v12 as the state cached for gpa (after VMRUN's merge, and
- * again after writing the #VMEXIT). */
+ * again after writing the #VMEXIT): the bytes of the groups, which is all
+ * nsvm_clean_apply reads back. */
 void nsvm_clean_store(struct nsvm_vmcb12_cache *cache, uint64_t gpa, const struct vmcb *v12);
 
 /* Forget the cache (L1 vCPU reset, VM_HSAVE_PA or EFER.SVME changes). */
