@@ -56,6 +56,7 @@ struct nsvm_vcpu {
 	 * run or written back, for the groups L1 marks clean */
 	struct nsvm_vmcb12_cache *clean_cache;
 	bool clean_used;               /* L1 has set clean bits: keep the cache */
+	struct nsvm_check_memo check_memo; /* what the last passing checks saw */
 	bool in_l2;                    /* vmcb02 is current                   */
 	bool gif;                      /* L1's global interrupt flag (15.17), */
 				       /* unless vGIF keeps it in vmcb01      */
@@ -443,8 +444,9 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 		n->clean_used = true;   /* from now on keep the cache (below) */
 		nsvm_clean_apply(v12, n->clean_cache, gpa);
 	}
-	/* 3. The consistency checks of 15.5.1. */
-	if (nsvm_vmcb12_check(v12, &lim, &f, 1)) {
+	/* 3. The consistency checks of 15.5.1 (none run again when no field
+	 * they read changed since the last VMRUN that passed them). */
+	if (nsvm_vmcb12_check_memo(v12, &lim, &n->check_memo, &f, 1)) {
 		vmrun_failed(v, n, gpa, &f, l1_next);
 		return;
 	}

@@ -398,6 +398,34 @@ int nsvm_vmcb12_check(const struct vmcb *v12, const struct nsvm_limits *lim,
 	return n;
 }
 
+static void memo_take(struct nsvm_check_memo *m, const struct vmcb *v)
+{
+	*m = (struct nsvm_check_memo){
+		.valid = true,
+		.cr0 = v->save.cr0, .cr3 = v->save.cr3, .cr4 = v->save.cr4, .efer = v->save.efer,
+		.dr6 = v->save.dr6, .dr7 = v->save.dr7,
+		.msrpm = v->ctl.msrpm_base_pa, .iopm = v->ctl.iopm_base_pa, .n_cr3 = v->ctl.n_cr3,
+		.np_enable = v->ctl.np_enable, .event_inj = v->ctl.event_inj,
+		.misc1 = v->ctl.intercept_misc1, .misc2 = v->ctl.intercept_misc2, .asid = v->ctl.asid,
+		.cs_attrib = v->save.cs.attrib,
+	};
+}
+
+int nsvm_vmcb12_check_memo(const struct vmcb *v12, const struct nsvm_limits *lim, struct nsvm_check_memo *m,
+			   struct nsvm_check_failure *fails, unsigned max_fails)
+{
+	struct nsvm_check_memo now;
+	memo_take(&now, v12);
+	if (m->valid && memcmp(&now, m, sizeof(now)) == 0)
+		return 0;
+	int n = nsvm_vmcb12_check(v12, lim, fails, max_fails);
+	if (n == 0)
+		*m = now;
+	else
+		m->valid = false;
+	return n;
+}
+
 void nsvm_vmexit_invalid(struct vmcb *v12)
 {
 	v12->ctl.exit_code = NSVM_EXIT_INVALID;

@@ -153,6 +153,27 @@ bool nsvm_check_one(unsigned id, const struct vmcb *v12, uint64_t gpa,
 		    const struct nsvm_limits *lim, struct nsvm_check_failure *fail);
 
 /*
+ * The checks again, for a hypervisor that runs the same VMCB over and
+ * over: what the rows read of vmcb12 is CR0, CR3, CR4, EFER, DR6, DR7,
+ * CS's attributes, the intercept words, ASID, the map bases, nCR3 and
+ * NP_ENABLE, and EVENTINJ (and the limits, which are the VM's and do
+ * not change).  The memo holds them as they were at the last VMRUN that
+ * passed; when none of them changed, the result is that pass again, with
+ * no row run.  Anything else runs every row and, on a pass, remembers.
+ * tests/unit/test_nsvm_check.c checks every broken input against a memo
+ * of the golden vmcb12, so a field a row reads cannot be left out here.
+ */
+struct nsvm_check_memo {
+	bool valid;
+	uint64_t cr0, cr3, cr4, efer, dr6, dr7;
+	uint64_t msrpm, iopm, n_cr3, np_enable, event_inj;
+	uint32_t misc1, misc2, asid;
+	uint16_t cs_attrib;
+};
+int nsvm_vmcb12_check_memo(const struct vmcb *v12, const struct nsvm_limits *lim, struct nsvm_check_memo *m,
+			   struct nsvm_check_failure *fails, unsigned max_fails);
+
+/*
  * Write the #VMEXIT of a failed VMRUN into (the copy of) vmcb12:
  * EXITCODE = VMEXIT_INVALID, EXITINFO1/2 = 0, EXITINTINFO = 0.  Guest
  * state is left as L1 wrote it (the guest never ran).  The caller writes

@@ -75,7 +75,8 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Exactly one failure, with this id. */
+/* Exactly one failure, with this id; and the same through a memo of the
+ * golden vmcb12 (nsvm_vmcb12_check_memo must not hide the broken field). */
 static void expect_only(unsigned id)
 {
 	struct nsvm_check_failure f[4];
@@ -86,6 +87,34 @@ static void expect_only(unsigned id)
 	assert_int_equal(f[0].verdict, NSVM_VMRUN_INVALID);
 	assert_non_null(f[0].name);
 	assert_non_null(f[0].apm_ref);
+
+	struct vmcb broken = v, good;
+	struct nsvm_check_memo m;
+	memset(&m, 0, sizeof(m));
+	golden(&good);
+	if (nsvm_vmcb12_check_memo(&good, &lim, &m, NULL, 0) == 0) {
+		assert_true(m.valid);
+		n = nsvm_vmcb12_check_memo(&broken, &lim, &m, f, 4);
+		assert_int_equal(n, 1);
+		assert_int_equal(f[0].id, id);
+		assert_false(m.valid);
+	}
+}
+
+/* The memo: the same inputs pass without a row; a changed RIP (no row
+ * reads it) still hits. */
+static void test_memo(void **state)
+{
+	struct nsvm_check_memo m;
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(nsvm_vmcb12_check_memo(&v, &lim, &m, NULL, 0), 0);
+	assert_true(m.valid);
+	v.save.rip += 3;
+	assert_int_equal(nsvm_vmcb12_check_memo(&v, &lim, &m, NULL, 0), 0);
+	v.ctl.asid = 0;                            /* a checked field: the rows run */
+	assert_int_equal(nsvm_vmcb12_check_memo(&v, &lim, &m, NULL, 0), 1);
+	assert_false(m.valid);
 }
 
 static void expect_pass(void)
@@ -394,6 +423,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_golden_passes, setup),
+		cmocka_unit_test_setup(test_memo, setup),
 		cmocka_unit_test_setup(test_table_is_consistent, setup),
 		cmocka_unit_test_setup(test_vmcb_address, setup),
 		cmocka_unit_test_setup(test_efer_svme, setup),
