@@ -207,17 +207,27 @@ clean: clean-tools
 # under build/linux-guest.  apt-get download runs once; afterwards the
 # cache is enough (offline).  `rm -rf build/linux-guest` fetches anew.
 LINUX_GUEST := $(BUILD)/linux-guest
-$(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/busybox &: | $(DEPS_STAMP)
+$(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/busybox $(LINUX_GUEST)/modules/modules.builtin &: | $(DEPS_STAMP)
 	@tools/linux-guest/fetch.sh $(LINUX_GUEST)
 $(LINUX_GUEST)/nestor-exit: tools/linux-guest/nestor-exit.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@ (static, runs in the guest)"
 	@$(CC) -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie -O2 \
 		-Wall -Wextra -Werror -o $@ $<
+# kvm-l2 runs L2 guests through L1's /dev/kvm (scenario linux-kvm): a
+# static glibc program (threads, stdio), unlike the libc-free nestor-exit.
+$(LINUX_GUEST)/kvm-l2: tools/linux-guest/kvm-l2.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@ (static, runs in the guest)"
+	@$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+# The initramfs carries kvm_amd (nested=1) and its dependencies from the
+# kernel's own package; /init loads them only for the linux-kvm scenario.
 $(LINUX_GUEST)/initramfs.cpio: tools/linux-guest/mkinitramfs.py tools/linux-guest/init \
-		$(LINUX_GUEST)/busybox $(LINUX_GUEST)/nestor-exit
+		$(LINUX_GUEST)/busybox $(LINUX_GUEST)/nestor-exit $(LINUX_GUEST)/kvm-l2 \
+		$(LINUX_GUEST)/modules/modules.builtin
 	@python3 tools/linux-guest/mkinitramfs.py $@ $(LINUX_GUEST)/busybox tools/linux-guest/init \
-		$(LINUX_GUEST)/nestor-exit
+		$(LINUX_GUEST)/nestor-exit --bin $(LINUX_GUEST)/kvm-l2 \
+		--modules $(LINUX_GUEST)/modules --load kvm_amd:nested=1
 .PHONY: linux-guest
 linux-guest: $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/initramfs.cpio
 

@@ -346,6 +346,32 @@ SCENARIOS = [
                      r"vm linux: ports with no device \(read all-ones\): PIT=\d+ CMOS/RTC=\d+"],
              reject=[r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING:|Call Trace|BUG:)",
                      r"vm linux: vCPU \d+ shut down"]),
+    # Linux's KVM as L1 (issue 9, docs/linux-guests.md "KVM in L1"): the linux-l1 VM with
+    # nested SVM; /init loads kvm_amd nested=1, kvm-l2 runs real-mode and long-mode L2
+    # guests (CPUID + OUT loops, every OUT checked), then one per vCPU in parallel.
+    Scenario("linux-kvm", "qemu", "mb1", cfg="linux-kvm.cfg", timeout=600, needs="linux-guest",
+             modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
+             marks=[("boot-to-init", r"NESTOR-LINUX: init reached"),
+                    ("modules", r"NESTOR-KVM: modules loaded"),
+                    ("l2-done", r"NESTOR-KVM: L2 phase")],
+             expect=[r"\[linux\] NESTOR-LINUX: init reached, uname: \d+\.\d+\.\d+-\d+-cloud-amd64",
+                     r"\[linux\] NESTOR-LINUX: uptime [\d.]+ s, 2 CPUs online",
+                     r"\[linux\] .*kvm: Nested Virtualization enabled",
+                     r"\[linux\] .*SVM: kvm: Nested Paging enabled",
+                     r"\[linux\] NESTOR-KVM: modules loaded in [\d.]+ s: irqbypass kvm kvm_amd \(kvm_amd nested=1\), "
+                     r"/dev/kvm present",
+                     r"\[linux\] NESTOR-KVM: real-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+                     r"\[linux\] NESTOR-KVM: long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+                     r"\[linux\] NESTOR-KVM: cpu0 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+                     r"\[linux\] NESTOR-KVM: cpu1 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+                     r"\[linux\] NESTOR-KVM: 2 CPUs, one long-mode L2 each, in parallel: OK",
+                     r"\[linux\] NESTOR-KVM: L2 phase [\d.]+ s, all cases passed",
+                     r"\[linux\] NESTOR-KVM: kvm-l2 exit status 0",
+                     r"\[linux\] NESTOR-LINUX: done, ending the VM",
+                     r"vm linux ended: status 1 \(debug-exit port\)"],
+             reject=[r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING:|Call Trace|BUG:|Oops)",
+                     r"\[linux\] NESTOR-KVM: FAIL",
+                     r"vm linux: vCPU \d+ shut down", r"VMEXIT_INVALID", r"vm linux: .*(error|unhandled)"]),
     # virtio-blk end to end (issue 7): the vblk guest on a 1 MiB RAM disk made by the
     # harness, both ring formats, EVENT_IDX, hostile driver moves; a read-only second device.
     *[Scenario("virtio-blk", emu, boot, cfg="vblk.cfg", timeout=180 if emu == "qemu" else 400,
