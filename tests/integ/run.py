@@ -367,11 +367,13 @@ SCENARIOS = [
                      r"\[linux\] NESTOR-KVM: 2 CPUs, one long-mode L2 each, in parallel: OK",
                      r"\[linux\] NESTOR-KVM: L2 phase [\d.]+ s, all cases passed",
                      r"\[linux\] NESTOR-KVM: kvm-l2 exit status 0",
+                     r"\[linux\] NESTOR-KVM: phases \(L1 uptime\): boot to init [\d.]+ s, module load [\d.]+ s, "
+                     r"L2 guests [\d.]+ s",
                      r"\[linux\] NESTOR-LINUX: done, ending the VM",
                      r"vm linux ended: status 1 \(debug-exit port\)"],
              reject=[r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING:|Call Trace|BUG:|Oops)",
                      r"\[linux\] NESTOR-KVM: FAIL",
-                     r"vm linux: vCPU \d+ shut down", r"VMEXIT_INVALID", r"vm linux: .*(error|unhandled)"]),
+                     r"vm linux: vCPU \d+ shut down", r"VMEXIT_INVALID", r"(?m)^\[cpu\d+ [EW]\] "]),
     # virtio-blk end to end (issue 7): the vblk guest on a 1 MiB RAM disk made by the
     # harness, both ring formats, EVENT_IDX, hostile driver moves; a read-only second device.
     *[Scenario("virtio-blk", emu, boot, cfg="vblk.cfg", timeout=180 if emu == "qemu" else 400,

@@ -15,12 +15,25 @@
  *     NESTOR-KVM: long-mode L2: 5000 cpuid + 5000 pio OK, 123.4 us/iter
  *     NESTOR-KVM: cpu1 long-mode L2: 5000 cpuid + 5000 pio OK, ... us/iter
  *
- * Usage: kvm-l2 [ITERATIONS]      (default 5000)
+ * Usage: kvm-l2 [ITERATIONS [INTERRUPTS]]   (defaults 5000 and 0)
+ *
+ * INTERRUPTS > 0 adds the interrupt case (below).  It is off by default:
+ * under QEMU 7.2 TCG it has ended in a hang or a whole-machine triple
+ * fault (docs/linux-guests.md, "KVM in L1", what remains).
  *
  * Cases: a real-mode guest and a long-mode guest (4-level page tables, a
- * GDT, EFER.LME|LMA set with KVM_SET_SREGS) on CPU 0, then one long-mode
- * guest per online CPU at the same time, each in a child process pinned to
- * its CPU with sched_setaffinity.  Exit status 0 when every case passed.
+ * GDT, EFER.LME|LMA set with KVM_SET_SREGS) on CPU 0; a long-mode guest
+ * that takes interrupts L1's KVM injects (below); then one long-mode guest
+ * per online CPU at the same time, each in a child process pinned to its
+ * CPU with sched_setaffinity.  Exit status 0 when every case passed.
+ *
+ * The interrupt case, INTERRUPTS times: L2 asks for interrupt i with
+ * OUT 0x11 (IF = 0), then STI and waits for its handler to count it.  This
+ * program, like QEMU with no in-kernel irqchip, asks KVM for an interrupt
+ * window (request_interrupt_window) and injects vector 0x40 with
+ * KVM_INTERRUPT once KVM says L2 can take it; the handler reports its
+ * count with OUT 0x12 and IRETQ.  L1's KVM does what it does on hardware:
+ * V_IRQ + the VINTR intercept for the window, EVENTINJ for the injection.
  * Built static by the host gcc (the initramfs has no C library).
  */
 #define _GNU_SOURCE
@@ -28,7 +41,9 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +62,12 @@
 #define L2_PD        0x4000u
 #define L2_STACK     0x8000u
 #define L2_PORT      0x10u        /* the port the loop writes */
+#define L2_IDT       0x6000u      /* interrupt case: 256 gates */
+#define L2_COUNTER   0x7000u      /* interrupt case: interrupts handled */
+#define L2_HANDLER   0x1800u      /* interrupt case: the handler of L2_VECTOR */
+#define L2_VECTOR    0x40u
+#define L2_PORT_ASK  0x11u        /* OUT: "interrupt i, please" */
+#define L2_PORT_GOT  0x12u        /* OUT from the handler: the count */
 
 /* The L2 loops (AT&T syntax).  Inputs: EDI = iterations.  Only relative
  * branches: the bytes are copied to L2_CODE. */
@@ -81,10 +102,44 @@ __asm__(".pushsection .rodata\n"
 	"\tjne 1b\n"
 	"\thlt\n"
 	"l2_long_end:\n"
+	/* the interrupt case: counter at L2_COUNTER (0x7000) */
+	".globl l2_irq_start, l2_irq_end, l2_handler_start, l2_handler_end\n"
+	"l2_irq_start:\n"
+	"\txor %esi, %esi\n"
+	"1:\tmov %esi, %eax\n"
+	"\tmov $0x11, %dx\n"
+	"\tout %eax, %dx\n"
+	"\tsti\n"
+	"2:\tcmp %esi, 0x7000\n"    /* not handled yet: counter still i */
+	"\tje 2b\n"
+	"\tcli\n"
+	"\tinc %esi\n"
+	"\tcmp %edi, %esi\n"
+	"\tjne 1b\n"
+	"\thlt\n"
+	"l2_irq_end:\n"
+	"l2_handler_start:\n"
+	"\tpush %rax\n"
+	"\tpush %rdx\n"
+	"\tincl 0x7000\n"
+	"\tmov 0x7000, %eax\n"
+	"\tmov $0x12, %dx\n"
+	"\tout %eax, %dx\n"
+	"\tpop %rdx\n"
+	"\tpop %rax\n"
+	"\tiretq\n"
+	"l2_handler_end:\n"
 	".popsection\n");
 extern const unsigned char l2_real_start[], l2_real_end[], l2_long_start[], l2_long_end[];
+extern const unsigned char l2_irq_start[], l2_irq_end[], l2_handler_start[], l2_handler_end[];
 
 static int failures;
+
+/* A case that has not ended after WATCHDOG_S seconds fails with what it
+ * saw so far: SIGALRM makes KVM_RUN return EINTR. */
+#define WATCHDOG_S 60
+static volatile sig_atomic_t watchdog_fired;
+static void on_alarm(int sig) { (void)sig; watchdog_fired = 1; }
 
 static void fail(const char *fmt, ...)
 {
@@ -216,9 +271,9 @@ static int l2_setup_real(struct l2 *g, const char *who)
 /* Long mode, set up the way a boot loader would leave it: a flat 64-bit
  * code segment in a GDT, 4-level paging with one 2 MiB page mapping GPA 0
  * at address 0, CR0.PE|PG, CR4.PAE, EFER.LME|LMA. */
-static int l2_setup_long(struct l2 *g, const char *who)
+static int l2_setup_long(struct l2 *g, const char *who, const unsigned char *loop, size_t loop_len)
 {
-	memcpy(g->mem + L2_CODE, l2_long_start, (size_t)(l2_long_end - l2_long_start));
+	memcpy(g->mem + L2_CODE, loop, loop_len);
 	uint64_t *gdt = (uint64_t *)(g->mem + L2_GDT);
 	gdt[0] = 0;
 	gdt[1] = 0x00af9b000000ffffull;  /* 0x08: code, 64-bit (L), present, DPL 0 */
@@ -247,6 +302,8 @@ static int l2_setup_long(struct l2 *g, const char *who)
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.gdt.base = L2_GDT;
 	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.idt.base = L2_IDT;
+	sregs.idt.limit = 256 * 16 - 1;
 	sregs.cr3 = L2_PML4;
 	sregs.cr4 = 1u << 5;                              /* PAE */
 	sregs.cr0 = (1u << 0) | (1u << 4) | (1u << 31);   /* PE, ET, PG */
@@ -276,9 +333,10 @@ static double l2_run_loop(struct l2 *g, const char *who, unsigned iterations)
 	double t0 = now_us();
 	for (;;) {
 		if (ioctl(g->vcpu, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if ((errno == EINTR || errno == EAGAIN) && !watchdog_fired)
 				continue;
-			fail("%s: KVM_RUN: %s after %u OUTs", who, strerror(errno), io_exits);
+			fail("%s: KVM_RUN: %s after %u OUTs%s", who, strerror(errno), io_exits,
+			     watchdog_fired ? " (watchdog)" : "");
 			return -1;
 		}
 		struct kvm_run *r = g->run;
@@ -327,20 +385,126 @@ static double l2_run_loop(struct l2 *g, const char *who, unsigned iterations)
 	return us / iterations;
 }
 
-enum mode { REAL_MODE, LONG_MODE };
+/* The interrupt case: long mode plus an IDT whose gate L2_VECTOR leads
+ * to the handler (a 64-bit interrupt gate, CS 0x08). */
+static int l2_setup_irq(struct l2 *g, const char *who)
+{
+	if (l2_setup_long(g, who, l2_irq_start, (size_t)(l2_irq_end - l2_irq_start)))
+		return -1;
+	memcpy(g->mem + L2_HANDLER, l2_handler_start, (size_t)(l2_handler_end - l2_handler_start));
+	uint64_t *gate = (uint64_t *)(g->mem + L2_IDT + 16 * L2_VECTOR);
+	uint64_t h = L2_HANDLER;
+	gate[0] = (h & 0xffff) | (0x08ull << 16) | (0x8eull << 40) | (((h >> 16) & 0xffff) << 48);
+	gate[1] = h >> 32;
+	*(uint32_t *)(g->mem + L2_COUNTER) = 0;
+	return 0;
+}
+
+/* Run the interrupt case: inject one interrupt per request, the way a VMM
+ * without an in-kernel irqchip does (QEMU's kvm_arch_pre_run).  Returns
+ * the microseconds per interrupt, or a negative value. */
+static double l2_run_irq_loop(struct l2 *g, const char *who, unsigned iterations)
+{
+	struct kvm_regs regs;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = L2_CODE;
+	regs.rdi = iterations;
+	regs.rsp = L2_STACK;
+	regs.rflags = 0x2;   /* IF = 0 */
+	if (ioctl(g->vcpu, KVM_SET_REGS, &regs) < 0) {
+		fail("%s: KVM_SET_REGS: %s", who, strerror(errno));
+		return -1;
+	}
+	unsigned asked = 0, injected = 0, handled = 0, windows = 0;
+	bool pending = false;
+	double t0 = now_us();
+	for (;;) {
+		struct kvm_run *r = g->run;
+		if (pending && r->ready_for_interrupt_injection && r->if_flag) {
+			struct kvm_interrupt irq = { .irq = L2_VECTOR };
+			if (ioctl(g->vcpu, KVM_INTERRUPT, &irq) < 0) {
+				fail("%s: KVM_INTERRUPT: %s", who, strerror(errno));
+				return -1;
+			}
+			pending = false;
+			injected++;
+		}
+		r->request_interrupt_window = pending;
+		if (ioctl(g->vcpu, KVM_RUN, 0) < 0) {
+			if ((errno == EINTR || errno == EAGAIN) && !watchdog_fired)
+				continue;
+			struct kvm_regs now;
+			ioctl(g->vcpu, KVM_GET_REGS, &now);
+			fail("%s: KVM_RUN: %s%s: %u asked, %u injected, %u handled, %u windows; RIP 0x%llx "
+			     "RFLAGS 0x%llx, counter %u, ready %u if_flag %u", who, strerror(errno),
+			     watchdog_fired ? " (watchdog)" : "", asked, injected, handled, windows,
+			     (unsigned long long)now.rip, (unsigned long long)now.rflags,
+			     *(uint32_t *)(g->mem + L2_COUNTER), r->ready_for_interrupt_injection, r->if_flag);
+			return -1;
+		}
+		if (r->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN) {
+			windows++;
+			continue;
+		}
+		if (r->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (r->exit_reason == KVM_EXIT_INTR)
+			continue;
+		uint32_t val = 0;
+		if (r->exit_reason == KVM_EXIT_IO && r->io.direction == KVM_EXIT_IO_OUT && r->io.size == 4 &&
+		    r->io.count == 1)
+			memcpy(&val, (uint8_t *)r + r->io.data_offset, 4);
+		if (r->exit_reason == KVM_EXIT_IO && r->io.port == L2_PORT_ASK && val == asked && !pending &&
+		    injected == handled) {
+			asked++;
+			pending = true;
+			continue;
+		}
+		if (r->exit_reason == KVM_EXIT_IO && r->io.port == L2_PORT_GOT && val == handled + 1 &&
+		    injected == handled + 1) {
+			handled++;
+			continue;
+		}
+		struct kvm_regs now;
+		ioctl(g->vcpu, KVM_GET_REGS, &now);
+		fail("%s: unexpected exit %u (port 0x%x value %u) at RIP 0x%llx: %u asked, %u injected, "
+		     "%u handled", who, r->exit_reason, r->exit_reason == KVM_EXIT_IO ? r->io.port : 0, val,
+		     (unsigned long long)now.rip, asked, injected, handled);
+		return -1;
+	}
+	double us = now_us() - t0;
+	if (asked != iterations || handled != iterations || injected != iterations) {
+		fail("%s: %u asked, %u injected, %u handled, want %u each", who, asked, injected, handled,
+		     iterations);
+		return -1;
+	}
+	printf("NESTOR-KVM: %s: %u interrupts injected + %u handled OK (%u window exits), %.1f us/irq\n",
+	       who, injected, handled, windows, us / iterations);
+	return us / iterations;
+}
+
+enum mode { REAL_MODE, LONG_MODE, LONG_MODE_IRQ };
 
 /* One case: a fresh VM, the loop in the given mode, one result line. */
 static int run_case(enum mode mode, const char *who, unsigned iterations)
 {
 	struct l2 g;
 	double t0 = now_us();
+	watchdog_fired = 0;
+	alarm(WATCHDOG_S);
 	int ok = l2_create(&g, who) == 0 &&
-		 (mode == REAL_MODE ? l2_setup_real(&g, who) : l2_setup_long(&g, who)) == 0;
-	double per_iter = ok ? l2_run_loop(&g, who, iterations) : -1;
+		 (mode == REAL_MODE ? l2_setup_real(&g, who) :
+		  mode == LONG_MODE ? l2_setup_long(&g, who, l2_long_start, (size_t)(l2_long_end - l2_long_start)) :
+		  l2_setup_irq(&g, who)) == 0;
+	double per_iter = !ok ? -1 : mode == LONG_MODE_IRQ ? l2_run_irq_loop(&g, who, iterations) :
+		l2_run_loop(&g, who, iterations);
 	double total_ms = (now_us() - t0) / 1e3;
+	alarm(0);
 	l2_destroy(&g);
 	if (per_iter < 0)
 		return -1;
+	if (mode == LONG_MODE_IRQ)
+		return 0;
 	printf("NESTOR-KVM: %s: %u cpuid + %u pio OK, %.1f us/iter (%.0f ms with VM creation)\n",
 	       who, iterations, iterations, per_iter, total_ms);
 	fflush(stdout);
@@ -395,14 +559,18 @@ static int run_per_cpu(unsigned iterations)
 int main(int argc, char **argv)
 {
 	unsigned iterations = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 5000;
+	unsigned interrupts = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	struct sigaction sa = { .sa_handler = on_alarm };   /* no SA_RESTART: KVM_RUN returns EINTR */
+	sigaction(SIGALRM, &sa, NULL);
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
 	sched_setaffinity(0, sizeof(set), &set);   /* the single-VM cases on CPU 0 */
 	double t0 = now_us();
-	if (run_case(REAL_MODE, "real-mode L2", iterations) == 0)
-		run_case(LONG_MODE, "long-mode L2", iterations);
+	if (run_case(REAL_MODE, "real-mode L2", iterations) == 0 &&
+	    run_case(LONG_MODE, "long-mode L2", iterations) == 0 && interrupts)
+		run_case(LONG_MODE_IRQ, "long-mode L2 interrupts", interrupts);
 	CPU_ZERO(&set);
 	for (int cpu = 0; cpu < 64; cpu++)
 		CPU_SET(cpu, &set);
