@@ -55,5 +55,6 @@ struct nsvm_stats {
 	uint64_t npt02_fills, npf_to_l1, npt02_zaps;  /* nested paging             */
 	uint64_t vmload, vmsave, stgi, clgi, invlpga;
 	uint64_t intr_to_l1;                          /* made-up #VMEXIT(INTR/NMI) */
+	uint64_t exit_after_inj;                      /* ... deferred: EVENTINJ first */
 };
 #endif
