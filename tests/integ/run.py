@@ -348,7 +348,8 @@ SCENARIOS = [
                      r"vm linux: vCPU \d+ shut down"]),
     # Linux's KVM as L1 (issue 9, docs/linux-guests.md "KVM in L1"): the linux-l1 VM with
     # nested SVM; /init loads kvm_amd nested=1, kvm-l2 runs real-mode and long-mode L2
-    # guests (CPUID + OUT loops, every OUT checked), then one per vCPU in parallel.
+    # guests (CPUID + OUT loops, every OUT checked), interrupts KVM injects into L2
+    # (KVM_INTERRUPT through an interrupt window), then one L2 per vCPU in parallel.
     Scenario("linux-kvm", "qemu", "mb1", cfg="linux-kvm.cfg", timeout=600, needs="linux-guest",
              modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
              marks=[("boot-to-init", r"NESTOR-LINUX: init reached"),
@@ -362,6 +363,9 @@ SCENARIOS = [
                      r"/dev/kvm present",
                      r"\[linux\] NESTOR-KVM: real-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
                      r"\[linux\] NESTOR-KVM: long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+                     r"\[linux\] NESTOR-KVM: long-mode L2 interrupts: 1000 interrupts injected \+ 1000 handled OK "
+                     r"\(1000 window exits\), [\d.]+ us/irq",
+                     r"vm linux: vCPU 0: nested SVM: .* INTR/NMI to L1 \([1-9]\d* deferred past an EVENTINJ\)",
                      r"\[linux\] NESTOR-KVM: cpu0 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
                      r"\[linux\] NESTOR-KVM: cpu1 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
                      r"\[linux\] NESTOR-KVM: 2 CPUs, one long-mode L2 each, in parallel: OK",
