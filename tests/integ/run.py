@@ -429,7 +429,11 @@ def run_qemu(sc, d, serial):
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(sc.cpus),
            "-m", f"{sc.memory_mb}M", "-display", "none", "-no-reboot", "-net", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-           "-serial", f"file:{serial}", "-monitor", "none"]
+           "-serial", f"file:{serial}"]
+    # NESTOR_QEMU_MONITOR=PATH: QEMU's monitor on a unix socket, to sample a
+    # stuck run (echo "info registers -a" | socat - UNIX-CONNECT:PATH).
+    mon = os.environ.get("NESTOR_QEMU_MONITOR")
+    cmd += ["-monitor", f"unix:{mon},server,nowait" if mon else "none"]
     # QEMU's view of resets, always on (it logs only at power-on and on a
     # reset or triple fault): a machine that ends without Nestor's result
     # line then says why (docs/emulators.md, "intermittent reset").
