@@ -101,6 +101,7 @@ UNIT_SRCS_test_cpu_caps  := arch/x86/cpu_caps_names.c
 UNIT_SRCS_test_decode    := arch/x86/decode.c
 UNIT_SRCS_test_cpuid_view := kernel/cpuid_view.c
 UNIT_SRCS_test_exit_cost := kernel/exit_cost.c
+UNIT_SRCS_test_msr_rules := kernel/msr_rules.c
 # nested SVM and VMX cores (pure; not yet linked into the kernel)
 UNIT_SRCS_test_nsvm_check   := svm/nested/vmcb12_check.c mm/gmem.c
 UNIT_SRCS_test_nsvm_merge   := svm/nested/vmcb02_merge.c svm/nested/vmcb_clean.c mm/gmem.c

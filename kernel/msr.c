@@ -9,6 +9,7 @@
 #include "arch/x86/cpu_caps.h"
 #include "kernel/vintr.h"
 #include "kernel/log.h"
+#include "kernel/msr_rules.h"
 
 #define EFER_GUEST_BITS (EFER_SCE | EFER_LME | (1ull << 10) /* LMA */ | EFER_NXE | \
 			 (1ull << 14) /* LMSLE */ | (1ull << 15) /* FFXSR */)
@@ -143,11 +144,8 @@ static int hsave_write(struct vcpu *v, uint32_t msr, uint64_t val)
  * MSR access" and a #GP on every L2 entry.  The value is kept; the
  * features it switches on (last-branch records, single-step on branches,
  * the PB pins) are not emulated, which the log says the first time a
- * guest sets one of them.
+ * guest sets one of them.  Which bits exist: kernel/msr_rules.h.
  */
-#define DEBUGCTL_AMD_VALID   0x3full      /* LBR, BTF, PB0..PB3 */
-#define DEBUGCTL_INTEL_VALID 0xdfc3ull    /* LBR, BTF, TR..FREEZE_WHILE_SMM, RTM (SDM 17.4.1) */
-
 static int debugctl_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	(void)msr;
@@ -158,8 +156,7 @@ static int debugctl_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 static int debugctl_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	(void)msr;
-	uint64_t valid = cpu_caps.vendor == VENDOR_INTEL ? DEBUGCTL_INTEL_VALID : DEBUGCTL_AMD_VALID;
-	if (val & ~valid)
+	if (!msr_debugctl_write_ok(cpu_caps.vendor == VENDOR_INTEL, val))
 		return -1;   /* reserved bit: #GP */
 	if (val && !v->debugctl_warned) {
 		v->debugctl_warned = true;
