@@ -8,6 +8,8 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_caps.h"
 #include "kernel/vintr.h"
+#include "kernel/log.h"
+#include "kernel/msr_rules.h"
 
 #define EFER_GUEST_BITS (EFER_SCE | EFER_LME | (1ull << 10) /* LMA */ | EFER_NXE | \
 			 (1ull << 14) /* LMSLE */ | (1ull << 15) /* FFXSR */)
@@ -133,9 +135,42 @@ static int hsave_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	return 0;
 }
 
+/*
+ * DEBUGCTL (0x1d9): every x86-64 CPU has it (APM vol. 2 13.1.1.6 on AMD:
+ * LBR bit 0, BTF bit 1, PB0-PB3 bits 2-5, the rest reserved and #GP; the
+ * SDM's IA32_DEBUGCTL on Intel, with more bits).  Linux's KVM reads it
+ * with a plain RDMSR before every VMRUN (x86.c, vcpu_enter_guest) to
+ * restore the host's value afterwards, so a #GP there is an "unchecked
+ * MSR access" and a #GP on every L2 entry.  The value is kept; the
+ * features it switches on (last-branch records, single-step on branches,
+ * the PB pins) are not emulated, which the log says the first time a
+ * guest sets one of them.  Which bits exist: kernel/msr_rules.h.
+ */
+static int debugctl_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	*val = v->debugctl;
+	return 0;
+}
+
+static int debugctl_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	if (!msr_debugctl_write_ok(cpu_caps.vendor == VENDOR_INTEL, val))
+		return -1;   /* reserved bit: #GP */
+	if (val && !v->debugctl_warned) {
+		v->debugctl_warned = true;
+		log_warn("vm %s: vCPU %u: DEBUGCTL %#lx: kept, but LBR/BTF/PB are not emulated",
+			 v->vm->cfg->name, v->index, val);
+	}
+	v->debugctl = val;
+	return 0;
+}
+
 static const struct msr_def msr_table[] = {
 	{ 0x10, "IA32_TIME_STAMP_COUNTER", tsc_read, NULL },
 	{ 0xfe, "IA32_MTRRCAP", zero_read, NULL },            /* no variable MTRRs, no fixed */
+	{ 0x1d9, "DEBUGCTL", debugctl_read, debugctl_write },
 	{ 0x277, "IA32_PAT", pat_read, pat_write },
 	{ 0x2ff, "IA32_MTRR_DEF_TYPE", stored_read, stored_write },
 	{ 0xc0000080, "EFER", efer_read, efer_write },

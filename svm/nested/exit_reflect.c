@@ -189,6 +189,11 @@ static unsigned ioio_size(uint64_t info1)
 	return 1;
 }
 
+enum nsvm_pending_exit nsvm_pending_exit_when(const struct vmcb_control *c02)
+{
+	return (c02->event_inj & NSVM_EVT_V) ? NSVM_PENDING_EXIT_AFTER_ENTRY : NSVM_PENDING_EXIT_NOW;
+}
+
 bool nsvm_l1_intercepts(const struct vmcb_control *c12, const struct gmem *l1,
 			const struct nsvm_exit *e)
 {

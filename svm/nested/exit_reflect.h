@@ -104,6 +104,30 @@ enum nsvm_exit_owner nsvm_reflect_exit(const struct vmcb_control *c12, const str
 				       const struct nsvm_exit *e,
 				       const struct nsvm_exit_class **cls);
 
+/*
+ * An INTR or NMI for L1 is pending, L1 intercepts it, and L2 is about to
+ * be entered on vmcb02: may L0 make up the #VMEXIT for L1 now?  Not while
+ * vmcb02 carries an event to inject — the EVENTINJ of L1's VMRUN, or its
+ * re-delivery after an exit L0 kept (an #NPF of NPT02 during delivery).
+ * The CPU delivers EVENTINJ as part of VMRUN, before the guest's first
+ * instruction, and takes an interrupt only at an instruction boundary
+ * after that (APM vol. 2 15.20 "Event Injection"); EXITINTINFO reports an
+ * event only when an intercept happened *during* its delivery (15.7.2),
+ * which an external interrupt cannot do.  Making up the exit first would
+ * hand the event back to L1 undelivered in EXITINTINFO — and an L1 that
+ * answers a re-injection by forcing an immediate exit with a self-IPI
+ * (Linux's KVM does, for an interrupt from userspace) never gets its event
+ * delivered: a livelock.
+ *   NSVM_PENDING_EXIT_NOW: nothing to inject; make up the exit now.
+ *   NSVM_PENDING_EXIT_AFTER_ENTRY: enter L2 so the event is delivered, with
+ *   L2 made to exit right away; the exit for L1 is made up after that.
+ */
+enum nsvm_pending_exit {
+	NSVM_PENDING_EXIT_NOW = 0,
+	NSVM_PENDING_EXIT_AFTER_ENTRY = 1,
+};
+enum nsvm_pending_exit nsvm_pending_exit_when(const struct vmcb_control *c02);
+
 /* The pieces, exposed for tests and for L0's own use:
  * does L1's IOPM at iopm_base intercept 'size' bytes at 'port'? */
 bool nsvm_iopm_intercepts(const struct gmem *l1, uint64_t iopm_base, unsigned port,

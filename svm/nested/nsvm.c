@@ -755,6 +755,15 @@ bool nsvm_before_run(struct vcpu *v, struct vm_exit *e)
 	struct nsvm_vcpu *n = nested_of(v);
 	if (!n->in_l2 || !n->l1_exit_pending)
 		return false;
+	/* An event L1's VMRUN injects is delivered before the exit (15.20;
+	 * exit_reflect.h): enter L2 with L0's timer set to fire at once, so
+	 * L2 exits (INTR, L0's) right after the delivery and the exit for L1
+	 * is made up on the next pass, with nothing left in EVENTINJ. */
+	if (nsvm_pending_exit_when(&n->vmcb02->ctl) == NSVM_PENDING_EXIT_AFTER_ENTRY) {
+		v->run_until = rdtsc();
+		n->stats.exit_after_inj++;
+		return false;
+	}
 	uint64_t code = n->l1_exit_pending;
 	n->stats.intr_to_l1++;
 	if (teach_on(v, false))
@@ -782,9 +791,10 @@ void nsvm_report(struct vcpu *v)
 	if (!t->vmrun)
 		return;
 	log_info("vm %s: vCPU %u: nested SVM: %lu VMRUN (%lu invalid, %lu #GP), %lu L2 exits to L1, "
-		 "%lu kept by L0, NPT02 %lu fills %lu zaps, %lu #NPF to L1, %lu INTR/NMI to L1, "
-		 "VMLOAD %lu VMSAVE %lu STGI %lu CLGI %lu INVLPGA %lu, %lu ASID02 leases",
+		 "%lu kept by L0, NPT02 %lu fills %lu zaps, %lu #NPF to L1, %lu INTR/NMI to L1 "
+		 "(%lu deferred past an EVENTINJ), VMLOAD %lu VMSAVE %lu STGI %lu CLGI %lu INVLPGA %lu, "
+		 "%lu ASID02 leases",
 		 v->vm->cfg->name, v->index, t->vmrun, t->vmrun_invalid, t->vmrun_gp, t->reflected,
 		 t->l2_exits_l0, t->npt02_fills, t->npt02_zaps, t->npf_to_l1, t->intr_to_l1,
-		 t->vmload, t->vmsave, t->stgi, t->clgi, t->invlpga, t->asid02_leases);
+		 t->exit_after_inj, t->vmload, t->vmsave, t->stgi, t->clgi, t->invlpga, t->asid02_leases);
 }

@@ -56,5 +56,6 @@ struct nsvm_stats {
 	uint64_t vmload, vmsave, stgi, clgi, invlpga;
 	uint64_t intr_to_l1;                          /* made-up #VMEXIT(INTR/NMI) */
 	uint64_t asid02_leases;                       /* ASIDs leased to L2 contexts */
+	uint64_t exit_after_inj;                      /* ... deferred: EVENTINJ first */
 };
 #endif

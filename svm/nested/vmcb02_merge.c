@@ -202,6 +202,11 @@ void nsvm_save_l2_state(struct vmcb *v12, const struct vmcb *v02, bool event_pen
 
 	c12->int_state = c02->int_state;
 	c12->vintr = (c12->vintr & ~VINTR_WRITTEN) | (c02->vintr & VINTR_WRITTEN);
+	/* "Upon #VMEXIT, the processor ... clear[s] EVENTINJ field in VMCB"
+	 * (APM vol. 3, VMRUN; vol. 2 15.20): the event was delivered, or is
+	 * in EXITINTINFO.  Left set, L1's next VMRUN of this vmcb12 would
+	 * inject it a second time (Linux's KVM relies on the clearing). */
+	c12->event_inj = 0;
 	c12->exit_code = code;
 	c12->exit_info1 = c02->exit_info1;
 	c12->exit_info2 = c02->exit_info2;
@@ -232,11 +237,13 @@ void nsvm_vmexit_l1_state(struct vmcb *v01, const struct vmcb *v02)
 	(uint16_t)(offsetof(struct vmcb, last) + sizeof(((struct vmcb *)0)->last) - \
 		   offsetof(struct vmcb, first)) }
 
-/* What #VMEXIT writes into the VMCB (15.6, 15.7.1, 15.8.4), as byte
- * ranges; neighbours merged where the layout allows. */
+/* What #VMEXIT writes into the VMCB (15.6, 15.7.1, 15.8.4, and the
+ * EVENTINJ it clears: vol. 3 VMRUN), as byte ranges; neighbours merged
+ * where the layout allows. */
 const struct nsvm_span nsvm_vmexit_spans[] = {
 	SPAN_OF(ctl.vintr, ctl.int_state),               /* 060h-06Fh */
 	SPAN_OF(ctl.exit_code, ctl.exit_int_info),       /* 070h-08Fh */
+	SPAN_OF(ctl.event_inj, ctl.event_inj),           /* 0A8h-0AFh: cleared */
 	SPAN_OF(ctl.next_rip, ctl.insn_bytes),           /* 0C8h-0DFh */
 	SPAN_OF(save.es, save.ds),                       /* 400h-43Fh */
 	SPAN_OF(save.gdtr, save.gdtr),

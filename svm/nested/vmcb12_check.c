@@ -432,6 +432,7 @@ void nsvm_vmexit_invalid(struct vmcb *v12)
 	v12->ctl.exit_info1 = 0;
 	v12->ctl.exit_info2 = 0;
 	v12->ctl.exit_int_info = 0;
+	v12->ctl.event_inj = 0;   /* cleared by every #VMEXIT (vol. 3 VMRUN) */
 }
 
 unsigned nsvm_svm_insn_fault(unsigned cpl, uint64_t cr0, uint64_t efer, uint64_t rflags)

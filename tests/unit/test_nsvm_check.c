@@ -401,9 +401,11 @@ static void test_vmexit_invalid(void **state)
 	v.ctl.exit_info1 = 1;
 	v.ctl.exit_info2 = 2;
 	v.ctl.exit_int_info = 3;
+	v.ctl.event_inj = (1ull << 31) | 0x40;
 	nsvm_vmexit_invalid(&v);
 	assert_true(v.ctl.exit_code == ~0ull);
 	assert_true(v.ctl.exit_info1 == 0 && v.ctl.exit_info2 == 0 && v.ctl.exit_int_info == 0);
+	assert_true(v.ctl.event_inj == 0);      /* every #VMEXIT clears EVENTINJ */
 	assert_true(v.save.cr3 == 0x1000);      /* guest state untouched */
 }
 

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "svm/nested/exit_reflect.h"
+#include "svm/nested/nsvm_arch.h"
 
 #define KB(x) ((uint64_t)(x) << 10)
 
@@ -133,6 +134,22 @@ static void test_physical_events(void **state)
 	assert_int_equal(owner(0x64, 0), L0);
 	c.intercept_misc1 = 1u << 4;
 	assert_int_equal(owner(0x64, 0), L1);
+}
+
+/* A made-up INTR/NMI exit for L1 waits until vmcb02's EVENTINJ has been
+ * delivered (APM 15.20): with an event to inject, enter first. */
+static void test_pending_exit_after_eventinj(void **state)
+{
+	(void)state;
+	struct vmcb_control c02;
+	memset(&c02, 0, sizeof(c02));
+	assert_int_equal(nsvm_pending_exit_when(&c02), NSVM_PENDING_EXIT_NOW);
+	c02.event_inj = 0x40 | (0ull << 8) | NSVM_EVT_V;            /* INTR vector 0x40 */
+	assert_int_equal(nsvm_pending_exit_when(&c02), NSVM_PENDING_EXIT_AFTER_ENTRY);
+	c02.event_inj = 14 | (3ull << 8) | (1ull << 11) | NSVM_EVT_V | (2ull << 32); /* #PF, error 2 */
+	assert_int_equal(nsvm_pending_exit_when(&c02), NSVM_PENDING_EXIT_AFTER_ENTRY);
+	c02.event_inj = 0x40;                                        /* V clear: nothing to inject */
+	assert_int_equal(nsvm_pending_exit_when(&c02), NSVM_PENDING_EXIT_NOW);
 }
 
 static void test_misc1_instructions(void **state)
@@ -302,6 +319,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cr_dr, setup),
 		cmocka_unit_test_setup(test_exceptions, setup),
 		cmocka_unit_test_setup(test_physical_events, setup),
+		cmocka_unit_test_setup(test_pending_exit_after_eventinj, setup),
 		cmocka_unit_test_setup(test_misc1_instructions, setup),
 		cmocka_unit_test_setup(test_svm_instructions, setup),
 		cmocka_unit_test_setup(test_npf_invalid_avic, setup),

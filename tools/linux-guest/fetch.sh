@@ -3,6 +3,8 @@
 #   OUT/vmlinuz          the kernel of linux-image-<version>-cloud-amd64
 #   OUT/kernel-version   which package it came from
 #   OUT/busybox          /bin/busybox of busybox-static
+#   OUT/modules/         the kernel's modules (lib/modules/<version>/ of the
+#                        same package), for mkinitramfs.py --load
 # The .deb files stay in OUT/debs.  Idempotent, and offline once cached:
 # when both files exist nothing is asked of apt; when the .debs are in
 # OUT/debs they are only unpacked again.  The kernel package is the one
@@ -11,7 +13,8 @@
 set -eu
 out=${1:?usage: fetch.sh OUTDIR}
 mkdir -p "$out/debs"
-[ -s "$out/vmlinuz" ] && [ -s "$out/busybox" ] && [ -s "$out/kernel-version" ] && exit 0
+[ -s "$out/vmlinuz" ] && [ -s "$out/busybox" ] && [ -s "$out/kernel-version" ] &&
+	[ -e "$out/modules/modules.builtin" ] && exit 0
 
 # The .deb of a package in the cache, if any.
 cached() { ls "$out/debs/$1"_*.deb 2>/dev/null | head -n 1; }
@@ -53,6 +56,8 @@ dpkg-deb -x "$(cached "$pkg")" "$tmp/k"
 dpkg-deb -x "$(cached busybox-static)" "$tmp/b"
 cp "$(ls "$tmp"/k/boot/vmlinuz-* | head -n 1)" "$out/vmlinuz.new"
 cp "$tmp/b/bin/busybox" "$out/busybox.new"
+rm -rf "$out/modules"
+mv "$(ls -d "$tmp"/k/lib/modules/* | head -n 1)" "$out/modules"
 mv "$out/vmlinuz.new" "$out/vmlinuz"
 mv "$out/busybox.new" "$out/busybox"
 echo "$pkg $(basename "$(ls "$tmp"/k/boot/vmlinuz-*)")" >"$out/kernel-version"

@@ -11,8 +11,10 @@
  * has only busybox besides it): raw system calls, ioperm, one OUT.
  */
 #define SYS_write 1
+#define SYS_ioctl 16
 #define SYS_ioperm 173
 #define SYS_exit 60
+#define TCSBRK 0x5409   /* with a non-zero argument: tcdrain() */
 
 static long syscall3(long n, long a, long b, long c)
 {
@@ -42,6 +44,11 @@ void start_c(long *sp)
 		say("nestor-exit: ioperm(0xf4) failed (not root?)\n");
 		syscall3(SYS_exit, 1, 0, 0);
 	}
+	/* What init echoed may still sit in the console's tty buffer: the
+	 * 8250 driver sends it on THRE interrupts.  Wait until it is out
+	 * (tcdrain, as glibc does it), or ending the VM loses the last lines. */
+	syscall3(SYS_ioctl, 1, TCSBRK, 1);
+	syscall3(SYS_ioctl, 2, TCSBRK, 1);
 	__asm__ volatile("outb %b0, %w1" : : "a"((unsigned char)v), "Nd"(0xf4));
 	say("nestor-exit: port 0xf4 did not end the VM (no isa-debug-exit here)\n");
 	syscall3(SYS_exit, 1, 0, 0);
