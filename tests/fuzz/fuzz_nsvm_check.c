@@ -165,6 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(memcmp(&back.save.ds, &v12.save.ds, sizeof(back.save.ds)) == 0);
 	CHECK((back.ctl.vintr & ~0x1ffull) == (v12.ctl.vintr & ~0x1ffull));
 	CHECK(back.ctl.exit_code == 0x72 && back.ctl.insn_len == 0);
-	CHECK(back.ctl.tlb_control == v12.ctl.tlb_control && back.ctl.event_inj == v12.ctl.event_inj);
+	/* #VMEXIT leaves TLB_CONTROL and clears EVENTINJ (APM vol. 3 VMRUN:
+	 * "clear EVENTINJ field in VMCB") */
+	CHECK(back.ctl.tlb_control == v12.ctl.tlb_control && back.ctl.event_inj == 0);
 	return 0;
 }
