@@ -124,6 +124,8 @@ UNIT_SRCS_test_gwalk     := mm/gwalk.c mm/gmem.c
 UNIT_SRCS_test_vlapic    := drivers/platform/vlapic.c
 UNIT_SRCS_test_vioapic   := drivers/platform/vioapic.c
 UNIT_SRCS_test_vpic      := drivers/platform/vpic.c
+UNIT_SRCS_test_vpit      := drivers/platform/vpit.c
+UNIT_SRCS_test_vrtc      := drivers/platform/vrtc.c
 UNIT_SRCS_test_guest_acpi := drivers/platform/guest_acpi.c
 UNIT_SRCS_test_fw_cfg    := drivers/platform/fw_cfg.c
 # virtio (pure; in the kernel through kernel/virtio_l0.c)

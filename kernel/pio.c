@@ -8,12 +8,14 @@
  *   0x20/0x21, 0xa0/0xa1  the 8259 pair (drivers/platform/vpic.c): it can be
  *                programmed and masked; Nestor delivers interrupts only
  *                through the IOAPIC and LAPIC
+ *   0x40-0x43, 0x61  the i8254 PIT (drivers/platform/vpit.c): counts, no IRQ 0
+ *   0x70/0x71    the MC146818 RTC/CMOS (drivers/platform/vrtc.c)
  *   everything else: reads all-ones, writes dropped (what an ISA bus with
- *   nothing on it does).  Guests probe such ports a lot (Linux reads PIT
- *   channel 2 about 100,000 times and the CMOS RTC about 40,000 times
- *   while it boots, docs/linux-guests.md), so they are answered at once,
- *   and counted per VM by the device a PC would have there; the counts
- *   are printed with the VM's exit table (pio_report_unassigned).
+ *   nothing on it does), answered at once and counted per VM by the device
+ *   a PC would have there; the counts are printed with the VM's exit table
+ *   (pio_report_unassigned).  (Answered all-ones, the PIT and the RTC cost
+ *   a Linux boot 100,000 and 40,000 exits of calibration and UIP loops
+ *   running to their timeouts: hence their models.)
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +23,8 @@
 #include "kernel/log.h"
 #include "kernel/guest_insn.h"
 #include "arch/x86/traps.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/lapic.h"
 #include "mm/gwalk.h"
 
 #define COM1 0x3f8
@@ -151,6 +155,17 @@ void pio_report_unassigned(const struct vm *vm)
 		kprint("%s\n", line);
 }
 
+static bool pit_port(uint16_t port) { return (port >= 0x40 && port <= 0x43) || port == 0x61; }
+static bool rtc_port(uint16_t port) { return port == 0x70 || port == 0x71; }
+
+/* The platform clock in PIT ticks (1.193182 MHz) and in seconds since the
+ * VM was created, from the TSC. */
+static uint64_t pit_ticks(const struct vm *vm)
+{
+	uint64_t t = rdtsc() - vm->created_tsc;
+	return (uint64_t)((unsigned __int128)t * VPIT_HZ / (tsc_khz() * 1000ull));
+}
+
 uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
 {
 	struct vm *vm = v->vm;
@@ -160,6 +175,13 @@ uint32_t pio_read(struct vcpu *v, uint16_t port, unsigned size)
 	if (size == 1 && vpic_port(port)) {
 		spin_lock(&vm->dev_lock);
 		vpic_io(&vm->pic, port, false, &b);
+		spin_unlock(&vm->dev_lock);
+		return b;
+	}
+	if (size == 1 && (pit_port(port) || rtc_port(port))) {
+		spin_lock(&vm->dev_lock);
+		b = pit_port(port) ? vpit_read(&vm->pit, port, pit_ticks(vm))
+				   : vrtc_read(&vm->rtc, port, (rdtsc() - vm->created_tsc) / (tsc_khz() * 1000ull));
 		spin_unlock(&vm->dev_lock);
 		return b;
 	}
@@ -181,6 +203,13 @@ void pio_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t val)
 		uint8_t b = (uint8_t)val;
 		spin_lock(&vm->dev_lock);
 		vpic_io(&vm->pic, port, true, &b);
+		spin_unlock(&vm->dev_lock);
+	} else if (size == 1 && (pit_port(port) || rtc_port(port))) {
+		spin_lock(&vm->dev_lock);
+		if (pit_port(port))
+			vpit_write(&vm->pit, port, (uint8_t)val, pit_ticks(vm));
+		else
+			vrtc_write(&vm->rtc, port, (uint8_t)val);
 		spin_unlock(&vm->dev_lock);
 	} else if (port == 0xf4) {
 		/* QEMU's isa-debug-exit semantics: the status is (v << 1) | 1. */

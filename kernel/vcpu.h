@@ -19,6 +19,8 @@
 #include "drivers/platform/vlapic.h"
 #include "drivers/platform/vioapic.h"
 #include "drivers/platform/vpic.h"
+#include "drivers/platform/vpit.h"
+#include "drivers/platform/vrtc.h"
 
 struct virtio_l0;
 
@@ -155,6 +157,9 @@ struct vm {
 	struct fw_cfg fw_cfg;
 	struct vioapic ioapic;   /* routes device lines (UART: pin 4) to the LAPICs */
 	struct vpic pic;         /* the legacy 8259 pair, for guests that mask it */
+	struct vpit pit;         /* the i8254, read back for calibration (no IRQ 0) */
+	struct vrtc rtc;         /* the MC146818 RTC/CMOS */
+	uint64_t created_tsc;    /* the platform clock's zero (PIT, RTC) */
 	struct spinlock dev_lock; /* ioapic, pic, uart: touched from every vCPU */
 	bool uart_thre_pending;  /* 16550 "transmitter empty" interrupt pending */
 	uint64_t acpi_rsdp;      /* guest-physical address of its ACPI RSDP */

@@ -43,10 +43,17 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 
 static const struct vioapic_ops ioapic_ops = { .deliver = ioapic_deliver };
 
+/* The date a VM's RTC starts at: Nestor has no wall clock of its own
+ * (L0 reads no RTC), so a fixed one, 2026-01-01 00:00:00 UTC. */
+#define VM_RTC_EPOCH 1767225600ull
+
 void vm_platform_init(struct vm *vm)
 {
 	vioapic_init(&vm->ioapic, VIOAPIC_DEFAULT_BASE, (uint8_t)vm->nvcpus, &ioapic_ops, vm);
 	vpic_init(&vm->pic);
+	vpit_reset(&vm->pit);
+	vrtc_reset(&vm->rtc, VM_RTC_EPOCH);
+	vm->created_tsc = rdtsc();
 }
 
 void vm_set_irq(struct vm *vm, unsigned gsi, bool asserted)
