@@ -236,7 +236,8 @@ $(LINUX_GUEST)/initramfs.cpio: tools/linux-guest/mkinitramfs.py tools/linux-gues
 		$(LINUX_GUEST)/modules/modules.builtin
 	@python3 tools/linux-guest/mkinitramfs.py $@ $(LINUX_GUEST)/busybox tools/linux-guest/init \
 		$(LINUX_GUEST)/nestor-exit --bin $(LINUX_GUEST)/kvm-l2 \
-		--modules $(LINUX_GUEST)/modules --load kvm_amd:nested=1
+		--modules $(LINUX_GUEST)/modules --load kvm_amd:nested=1 \
+		--load virtio_mmio --load virtio_blk --load virtio_console --load virtio_net
 .PHONY: linux-guest
 linux-guest: $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/initramfs.cpio
 

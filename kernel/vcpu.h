@@ -137,6 +137,13 @@ struct vcpu {
 
 enum vm_state { VM_RUNNING, VM_ENDED };
 
+/* A guest console line being assembled for the L0 log; one per console
+ * device, so that the UART's and virtio-console's output never mix. */
+struct console_line {
+	char buf[160];
+	unsigned len;
+};
+
 struct vm {
 	unsigned id;
 	const struct vm_config *cfg;
@@ -165,8 +172,7 @@ struct vm {
 	uint64_t acpi_rsdp;      /* guest-physical address of its ACPI RSDP */
 	struct virtio_l0 *virtio; /* its virtio devices (kernel/virtio_l0.c), or NULL */
 	volatile uint32_t virtio_pending; /* devices with queued work left: poll them */
-	char line[160];          /* the guest's console line being assembled */
-	unsigned line_len;
+	struct console_line console; /* the UART's (and hypercall's) line being assembled */
 	struct spinlock lock;
 };
 
@@ -184,6 +190,8 @@ static inline unsigned exit_level(unsigned level)
 bool handle_exit(struct vcpu *v, struct vm_exit *exit);
 void vm_end(struct vm *vm, int status, const char *why);
 void vm_console_putc(struct vm *vm, char c);
+/* The same into another console's line (virtio-console, kernel/virtio_l0.c). */
+void vm_console_putc_line(struct vm *vm, struct console_line *l, char c);
 void vm_set_irq(struct vm *vm, unsigned gsi, bool asserted); /* a device line */
 int vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val); /* -1: not it */
 void vm_platform_init(struct vm *vm);

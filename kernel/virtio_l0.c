@@ -32,6 +32,7 @@ struct virtio_l0_dev {
 	enum cfg_device_kind kind;
 	struct spinlock *lock;      /* the VM's virtio lock, or the switch's  */
 	struct vm *vm;
+	struct console_line line;   /* virtio-console: its own line in the log */
 	unsigned index;
 	uint64_t gpa;
 	unsigned gsi;
@@ -166,13 +167,14 @@ static int create_blk(struct vm *vm, struct virtio_l0_dev *d, const struct cfg_d
 	return 0;
 }
 
-/* virtio-console: its bytes join the VM's console lines, exactly as the
- * UART's do ("[vmname] text" in the L0 log, kernel/vm.c). */
+/* virtio-console: its lines go to the L0 log as the UART's do
+ * ("[vmname] text", kernel/vm.c), assembled apart from the UART's, so a
+ * guest writing to both at once never gets the two mixed in one line. */
 static void console_output(void *ctx, const char *bytes, size_t len)
 {
 	struct virtio_l0_dev *d = ctx;
 	for (size_t i = 0; i < len; i++)
-		vm_console_putc(d->vm, bytes[i]);
+		vm_console_putc_line(d->vm, &d->line, bytes[i]);
 }
 
 static int create_console(struct vm *vm, struct virtio_l0_dev *d)

@@ -36,17 +36,22 @@ static const char *const exit_kind_names[] = {
 #undef X
 };
 
-void vm_console_putc(struct vm *vm, char c)
+void vm_console_putc_line(struct vm *vm, struct console_line *l, char c)
 {
 	spin_lock(&vm->lock);
-	if (c == '\n' || vm->line_len == sizeof(vm->line) - 1) {
-		vm->line[vm->line_len] = 0;
-		kprint("[%s] %s\n", vm->cfg->name, vm->line);
-		vm->line_len = 0;
+	if (c == '\n' || l->len == sizeof(l->buf) - 1) {
+		l->buf[l->len] = 0;
+		kprint("[%s] %s\n", vm->cfg->name, l->buf);
+		l->len = 0;
 	}
 	if (c != '\n' && c != '\r')
-		vm->line[vm->line_len++] = c;
+		l->buf[l->len++] = c;
 	spin_unlock(&vm->lock);
+}
+
+void vm_console_putc(struct vm *vm, char c)
+{
+	vm_console_putc_line(vm, &vm->console, c);
 }
 
 /* " CPUID=12 HLT=3 ...": the kinds with exits, appended at line[n]. */
@@ -132,10 +137,10 @@ void vm_end(struct vm *vm, int status, const char *why)
 	vm->state = VM_ENDED;
 	vm->exit_status = status;
 	vm->end_reason = why;
-	if (vm->line_len) { /* flush a partial console line */
-		vm->line[vm->line_len] = 0;
-		kprint("[%s] %s\n", vm->cfg->name, vm->line);
-		vm->line_len = 0;
+	if (vm->console.len) { /* flush a partial console line */
+		vm->console.buf[vm->console.len] = 0;
+		kprint("[%s] %s\n", vm->cfg->name, vm->console.buf);
+		vm->console.len = 0;
 	}
 	spin_unlock(&vm->lock);
 	kprint("NESTOR: vm %s ended: status %d (%s)\n", vm->cfg->name, status, why);

@@ -377,6 +377,22 @@ SCENARIOS = [
     # nested SVM; /init loads kvm_amd nested=1, kvm-l2 runs real-mode and long-mode L2
     # guests (CPUID + OUT loops, every OUT checked), interrupts KVM injects into L2
     # (KVM_INTERRUPT through an interrupt window), then one L2 per vCPU in parallel.
+    # Linux's own virtio drivers (virtio_mmio, virtio_blk, virtio_console,
+    # virtio_net, loaded from the initramfs) on Nestor's devices.
+    Scenario("linux-virtio", "qemu", "mb1", cfg="linux-virtio.cfg", timeout=400, needs="linux-guest",
+             modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
+             disks={"disk.img": 4 << 20},
+             expect=[r"vm linux: virtio-blk@0xd0001000: disk\.img, 4096 KiB, GSI 16",
+                     r"\[linux\] NESTOR-VIRTIO: virtio\d+ device id 0x0002 driver virtio_blk",
+                     r"\[linux\] NESTOR-VIRTIO: virtio\d+ device id 0x0003 driver virtio_console",
+                     r"\[linux\] NESTOR-VIRTIO: virtio\d+ device id 0x0001 driver virtio_net",
+                     r"\[linux\] NESTOR-VIRTIO: vda 8192 sectors",
+                     r"\[linux\] NESTOR-VIRTIO: vda: \d+ bytes written, read back and equal",
+                     r"\[linux\] NESTOR-VIRTIO: hello through hvc0",
+                     r"\[linux\] NESTOR-VIRTIO: net eth0 address 52:54:00:12:34:56",
+                     r"vm linux ended: status 1 \(debug-exit port\)"],
+             reject=[r"\[linux\] .*(Kernel panic|WARNING:|Call Trace|BUG:)", r"NESTOR-VIRTIO: FAIL",
+                     r"vm linux: vCPU \d+ shut down"]),
     # slow: one run in about ten still fails on an open L0 bug
     # (docs/linux-guests.md, "Intermittent failures"); make test-slow runs it.
     Scenario("linux-kvm", "qemu", "mb1", cfg="linux-kvm.cfg", timeout=600, needs="linux-guest", slow=True,
