@@ -647,6 +647,39 @@ def run_emulator(cmd, timeout, cwd, serial, marks=()):
         return p.returncode, out.read(), seen
 
 
+# The open intermittent L0 bug (docs/emulators.md, "Intermittent whole-machine
+# reset"; docs/linux-guests.md, "Intermittent failures"): the machine
+# triple-faults in L0 (QEMU logs "Triple fault", no result line), or an L1
+# Linux triple-faults because its own IDT became unreadable (CR2 = its CPU
+# entry area's IDT + 0x80).  A scenario failing with exactly one of these
+# signatures is run once more, and its line says so; any other failure,
+# or the same one twice, stays a failure.  Remove once the bug is fixed.
+def known_intermittent(sc):
+    d = os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
+    try:
+        with open(os.path.join(d, "serial.txt"), errors="replace") as fh:
+            log = fh.read()
+    except OSError:
+        return None
+    if "NESTOR: run ends:" not in log and os.path.exists(os.path.join(d, "qemu.log")):
+        with open(os.path.join(d, "qemu.log"), errors="replace") as fh:
+            if "Triple fault" in fh.read():
+                return "L0 triple fault (QEMU logged it)"
+    if re.search(r"shut down \(triple fault\); state:\n(.*\n){2}.*CR2 0xfffffe0000000080", log):
+        return "L1 Linux triple fault on its own IDT (CR2 = IDT + 0x80)"
+    return None
+
+
+def run_scenario_retrying(sc, keep=False):
+    if run_scenario(sc, keep):
+        return True
+    why = known_intermittent(sc)
+    if not why:
+        return False
+    print(f"    ^ the open intermittent L0 bug ({why}; docs/emulators.md): running it once more", flush=True)
+    return run_scenario(sc, keep)
+
+
 def run_scenario(sc, keep=False):
     if sc.needs:   # e.g. the Linux guest's files, fetched into build/ once
         r = sh(["make", "-s", sc.needs], cwd=ROOT)
@@ -1027,7 +1060,7 @@ def main():
         return 0
     os.makedirs(WORK, exist_ok=True)
     t0 = time.monotonic()
-    passed = sum(run_scenario(s, a.keep) for s in chosen)
+    passed = sum(run_scenario_retrying(s, a.keep) for s in chosen)
     failed = len(chosen) - passed
     print(f"all scenarios took {time.monotonic() - t0:.0f} s")
     print(f"scenarios: {passed} passed, {failed} failed")
