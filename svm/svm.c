@@ -29,6 +29,16 @@
 void svm_vmsave(uint64_t pa);
 
 static uint64_t host_vmcb[MAX_CPUS];  /* L0's hidden state, per physical CPU */
+/* The host save area (VM_HSAVE_PA) per CPU, and a canary in its control
+ * area, which VMRUN does not use (it saves the host's state in the save
+ * area, APM 15.5.1): a diagnostic for the open intermittent bug
+ * (docs/emulators.md), whose evidence says that page is written by
+ * someone else.  Checked after every #VMEXIT; a change is logged once
+ * per CPU with what ran. */
+static uint64_t host_save[MAX_CPUS];
+static bool host_save_hit[MAX_CPUS];
+#define HSAVE_CANARY 0x4e53484156450a5aull   /* "Z\nEVAHSN" */
+static const unsigned hsave_canary_at[] = { 0x000, 0x0c8, 0x200, 0x3f8 };
 uint64_t svm_iopm_pa, svm_msrpm_pa;   /* one policy for every VM */
 static struct spinlock maps_lock;
 
@@ -86,6 +96,9 @@ static int svm_hw_enable(void)
 	if (!hsave || !host)
 		return -1;
 	wrmsr(MSR_VM_HSAVE_PA, hsave);
+	for (unsigned i = 0; i < sizeof(hsave_canary_at) / sizeof(hsave_canary_at[0]); i++)
+		*(volatile uint64_t *)(hsave + hsave_canary_at[i]) = HSAVE_CANARY;
+	host_save[cpu] = hsave;
 	svm_vmsave(host);
 	host_vmcb[cpu] = host;
 	return 0;
@@ -238,6 +251,25 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 		e->insn_len = (uint8_t)(vm->ctl.next_rip - v->rip);
 }
 
+/* The canary of this CPU's host save area (host_save above). */
+static void hsave_check(struct vcpu *v, const struct vmcb *vm)
+{
+	uint64_t hs = host_save[v->pcpu];
+	for (unsigned i = 0; i < sizeof(hsave_canary_at) / sizeof(hsave_canary_at[0]); i++) {
+		volatile uint64_t *p = (volatile uint64_t *)(hs + hsave_canary_at[i]);
+		if (*p == HSAVE_CANARY)
+			continue;
+		if (!host_save_hit[v->pcpu]) {
+			host_save_hit[v->pcpu] = true;
+			log_err("svm: CPU %u's host save area %#lx was written at +%#x (%#lx) by someone else; "
+				"last ran: vm %s vCPU %u L%u, exit %#lx at RIP %#lx, nCR3 %#lx, VMCB %#lx",
+				v->pcpu, hs, hsave_canary_at[i], (unsigned long)*p, v->vm->cfg->name, v->index, v->level,
+				vm->ctl.exit_code, vm->save.rip, vm->ctl.n_cr3, (uint64_t)vm);
+		}
+		*p = HSAVE_CANARY;
+	}
+}
+
 static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 {
 	struct svm_vcpu *s = v->arch;
@@ -264,6 +296,7 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	trace_entry(v);
 	svm_vmrun((uint64_t)vm, v->gpr, host_vmcb[v->pcpu]);
 	v->exit_tsc = rdtsc();
+	hsave_check(v, vm);
 	/* (vm is still the VMCB that ran; nested work below may switch.) */
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fpu));
 	v->gpr[RAX] = vm->save.rax;

@@ -475,7 +475,13 @@ static void emulate_vmrun(struct vcpu *v, struct svm_vcpu *s, struct nsvm_vcpu *
 		/* a new generation flushes every ASID (TLB_CONTROL 1, 15.16.1) */
 		.tlb_flush_cmd = new_generation ? 1 : flush_cmd(),
 	};
-	p.flush = new_generation || !asid02;   /* !asid02: shared with L1, flush every time */
+	/* !asid02: shared with L1, flush every time.  And on a switch to
+	 * another L2 context (another nCR3 02), although its ASID02 keeps
+	 * the contexts apart on a CPU that tags its TLB by ASID: under QEMU
+	 * 7.2, without that flush an L2 found its own page tables unreadable
+	 * right after such switches (nested-svm-l3, about 1 run in 4),
+	 * docs/emulators.md. */
+	p.flush = new_generation || !asid02 || p.n_cr3_02 != n->last_ncr3_02;
 	if (asid02 && ctx->asid02.gen != lease_gen)
 		n->stats.asid02_leases++;
 	if (p.n_cr3_02 != n->last_ncr3_02)
