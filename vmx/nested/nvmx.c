@@ -531,6 +531,37 @@ static bool operand_io(struct vcpu *v, const struct nvmx_operand *op, void *buf,
 	return false;
 }
 
+/* VMWRITE's source and VMREAD's destination (SDM 31.3): the register
+ * operand reg1 (32 bits outside 64-bit mode), or memory through the
+ * guest's paging; false when a fault was injected instead. */
+static bool vmx_value_in(struct vcpu *v, const struct nvmx_operand *op, bool mode64, uint64_t *val)
+{
+	if (op->is_reg) {
+		*val = mode64 ? v->gpr[op->reg1] : (uint32_t)v->gpr[op->reg1];
+		return true;
+	}
+	*val = 0;
+	return operand_io(v, op, val, mode64 ? 8 : 4, false);
+}
+
+static bool vmx_value_out(struct vcpu *v, const struct nvmx_operand *op, bool mode64, uint64_t val)
+{
+	if (op->is_reg) {
+		v->gpr[op->reg1] = mode64 ? val : (uint32_t)val;
+		return true;
+	}
+	return operand_io(v, op, &val, mode64 ? 8 : 4, true);
+}
+
+/* A VMX instruction's end: its RFLAGS result, and RIP past it. */
+static void vmx_insn_done(struct vcpu *v, uint64_t rflags, unsigned len, bool mode64)
+{
+	v->rflags = rflags;
+	v->rip += len;
+	if (!mode64)
+		v->rip &= 0xffffffffu;
+}
+
 /* ---- L2 -> L1 ------------------------------------------------------------- */
 
 /* L1 continues with vmcs12's host state (SDM 28.5): v01 holds L1's
@@ -949,9 +980,7 @@ static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, un
 		r = nvmx_vmread(&n->st, &cpu, &adv, reg2);
 		break;
 	case NVMX_VMWRITE:
-		if (op.is_reg)
-			val = mode64 ? v->gpr[op.reg1] : (uint32_t)v->gpr[op.reg1];
-		else if (!operand_io(v, &op, &val, mode64 ? 8 : 4, false))
+		if (!vmx_value_in(v, &op, mode64, &val))
 			return true;
 		r = nvmx_vmwrite(&n->st, &cpu, &adv, reg2, val);
 		break;
@@ -982,12 +1011,8 @@ static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, un
 		break;
 	}
 	/* VMsucceed / VMfail: the result, then past the instruction. */
-	if (insn == NVMX_VMREAD && r.outcome == NVMX_SUCCEED) {
-		if (op.is_reg)
-			v->gpr[op.reg1] = mode64 ? r.value : (uint32_t)r.value;
-		else if (!operand_io(v, &op, &r.value, mode64 ? 8 : 4, true))
-			return true;
-	}
+	if (insn == NVMX_VMREAD && r.outcome == NVMX_SUCCEED && !vmx_value_out(v, &op, mode64, r.value))
+		return true;
 	if (insn == NVMX_VMPTRST && r.outcome == NVMX_SUCCEED && !operand_io(v, &op, &r.value, 8, true))
 		return true;
 	if (r.outcome == NVMX_FAIL_VALID)
@@ -1003,10 +1028,7 @@ static bool l1_vmx_insn(struct vcpu *v, struct nvmx_vcpu *n, uint32_t reason, un
 		else
 			shadow_load(v, n);
 	}
-	v->rflags = r.rflags;
-	v->rip += len;
-	if (!mode64)
-		v->rip &= 0xffffffffu;
+	vmx_insn_done(v, r.rflags, len, mode64);
 	return true;
 }
 
@@ -1047,12 +1069,8 @@ static bool l2_shadow_vmcs_insn(struct vcpu *v, struct nvmx_vcpu *n, uint16_t ba
 		return true;
 	}
 	uint64_t val = 0;
-	if (write) {
-		if (op.is_reg)
-			val = mode64 ? v->gpr[op.reg1] : (uint32_t)v->gpr[op.reg1];
-		else if (!operand_io(v, &op, &val, mode64 ? 8 : 4, false))
-			return true;
-	}
+	if (write && !vmx_value_in(v, &op, mode64, &val))
+		return true;
 	/* the shadow VMCS, as VMREAD/VMWRITE in VMX root see a current one */
 	struct nvmx_state *tmp = n->shadow12;
 	uint64_t link = VMCS_GET(v12, VMCS_LINK_POINTER);
@@ -1071,16 +1089,9 @@ static bool l2_shadow_vmcs_insn(struct vcpu *v, struct nvmx_vcpu *n, uint16_t ba
 	}
 	if (r.outcome == NVMX_FAIL_VALID)   /* "the VM-instruction error field of the current VMCS" */
 		vmcs_set(&n->st.vmcs12, VMCS_VM_INSTRUCTION_ERROR, r.error);
-	if (!write && r.outcome == NVMX_SUCCEED) {
-		if (op.is_reg)
-			v->gpr[op.reg1] = mode64 ? r.value : (uint32_t)r.value;
-		else if (!operand_io(v, &op, &r.value, mode64 ? 8 : 4, true))
-			return true;
-	}
-	v->rflags = r.rflags;
-	v->rip += len;
-	if (!mode64)
-		v->rip &= 0xffffffffu;
+	if (!write && r.outcome == NVMX_SUCCEED && !vmx_value_out(v, &op, mode64, r.value))
+		return true;
+	vmx_insn_done(v, r.rflags, len, mode64);
 	return true;
 }
 
