@@ -655,8 +655,12 @@ def run_emulator(cmd, timeout, cwd, serial, marks=()):
 # its own page tables read as not present.  A scenario failing with exactly one of these
 # signatures is run once more, and its line says so; any other failure,
 # or the same one twice, stays a failure.  Remove once the bug is fixed.
+def scenario_dir(sc):
+    return os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
+
+
 def known_intermittent(sc):
-    d = os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
+    d = scenario_dir(sc)
     try:
         with open(os.path.join(d, "serial.txt"), errors="replace") as fh:
             log = fh.read()
@@ -690,7 +694,7 @@ def run_scenario(sc, keep=False):
             print(f"{sc.name:<16} {sc.platform:<11} FAIL    0.0s")
             print(f"    make {sc.needs} failed:\n" + "\n".join(f"    | {l}" for l in r.stdout.splitlines()[-10:]))
             return False
-    d = os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
+    d = scenario_dir(sc)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     serial = os.path.join(d, "serial.txt")

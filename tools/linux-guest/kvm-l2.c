@@ -312,9 +312,9 @@ static int l2_setup_long(struct l2 *g, const char *who, const unsigned char *loo
 	return 0;
 }
 
-/* Run the loop: registers, then KVM_RUN until HLT; check every OUT.
- * Returns the microseconds per iteration, or a negative value. */
-static double l2_run_loop(struct l2 *g, const char *who, unsigned iterations)
+/* L2's registers at the start of a case: the code, its stack, the
+ * iteration count in RDI, RFLAGS with IF = 0. */
+static int l2_start_regs(struct l2 *g, const char *who, unsigned iterations)
 {
 	struct kvm_regs regs;
 	memset(&regs, 0, sizeof(regs));
@@ -326,6 +326,15 @@ static double l2_run_loop(struct l2 *g, const char *who, unsigned iterations)
 		fail("%s: KVM_SET_REGS: %s", who, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* Run the loop: registers, then KVM_RUN until HLT; check every OUT.
+ * Returns the microseconds per iteration, or a negative value. */
+static double l2_run_loop(struct l2 *g, const char *who, unsigned iterations)
+{
+	if (l2_start_regs(g, who, iterations) < 0)
+		return -1;
 	unsigned io_exits = 0, other_exits = 0;
 	double t0 = now_us();
 	for (;;) {
@@ -402,16 +411,8 @@ static int l2_setup_irq(struct l2 *g, const char *who)
  * the microseconds per interrupt, or a negative value. */
 static double l2_run_irq_loop(struct l2 *g, const char *who, unsigned iterations)
 {
-	struct kvm_regs regs;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = L2_CODE;
-	regs.rdi = iterations;
-	regs.rsp = L2_STACK;
-	regs.rflags = 0x2;   /* IF = 0 */
-	if (ioctl(g->vcpu, KVM_SET_REGS, &regs) < 0) {
-		fail("%s: KVM_SET_REGS: %s", who, strerror(errno));
+	if (l2_start_regs(g, who, iterations) < 0)
 		return -1;
-	}
 	unsigned asked = 0, injected = 0, handled = 0, windows = 0;
 	bool pending = false;
 	double t0 = now_us();
