@@ -208,9 +208,7 @@ static void bench_ipi(void)
 	/* vCPU 1's count: minus the stats call and the stats round trip */
 	uint64_t a = ap_total_exits() - a0 - 1;
 	uint64_t n = (uint64_t)ROUNDS * IPI_BATCH;
-	rt_printf("ipi: per round trip %lu.%02lu exits of vCPU 0, %lu.%02lu of vCPU 1\n",
-		  (unsigned long)(e / n), (unsigned long)(e * 100 / n % 100),
-		  (unsigned long)(a / n), (unsigned long)(a * 100 / n % 100));
+	pp_print_exits("ipi", e, a, n);
 	report("ipi", best / IPI_BATCH, e + a, n);
 }
 

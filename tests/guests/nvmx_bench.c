@@ -238,9 +238,7 @@ static void bench_ipi_l2(uint32_t khz)
 	rt_check(ok, "ipi_by_l0", "both L2s came back by VMCALL (vCPU 0 %#lx, vCPU 1 %s %#lx)",
 		 (unsigned long)reason, ap_done ? "exit" : "not back,", (unsigned long)ap_exit_reason);
 	if (ok) {
-		rt_printf("ipi_by_l0: per round trip %lu.%02lu exits of vCPU 0, %lu.%02lu of vCPU 1\n",
-			  (unsigned long)(exits / l2_pp_pings), (unsigned long)(exits * 100 / l2_pp_pings % 100),
-			  (unsigned long)(ap_exits / l2_pp_pings), (unsigned long)(ap_exits * 100 / l2_pp_pings % 100));
+		pp_print_exits("ipi_by_l0", exits, ap_exits, l2_pp_pings);
 		report("ipi_by_l0", l2_best / L2_IPI_BATCH, exits + ap_exits, l2_pp_pings, khz, 0, 0);
 	}
 }

@@ -43,6 +43,15 @@ static void pp_ping(void)
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
+/* "<op>: per round trip X.XX exits of vCPU 0, Y.YY of vCPU 1": each
+ * vCPU's L0 exits over n round trips. */
+static void pp_print_exits(const char *op, uint64_t exits0, uint64_t exits1, uint64_t n)
+{
+	rt_printf("%s: per round trip %lu.%02lu exits of vCPU 0, %lu.%02lu of vCPU 1\n", op,
+		  (unsigned long)(exits0 / n), (unsigned long)(exits0 * 100 / n % 100),
+		  (unsigned long)(exits1 / n), (unsigned long)(exits1 * 100 / n % 100));
+}
+
 /* x2APIC mode on this vCPU; false without x2APIC in CPUID. */
 static bool pp_x2apic_on(void)
 {
