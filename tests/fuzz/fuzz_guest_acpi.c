@@ -29,29 +29,12 @@
 #include "drivers/platform/guest_acpi.h"
 
 #include "tests/fuzz/fuzz_assert.h"
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->n > 0) {
-			v |= (uint64_t)*in->p++ << (8 * i);
-			in->n--;
-		}
-	}
-	return v;
-}
+#include "tests/fuzz/fuzz_input.h"
 
 /* Mostly small ids (so duplicates happen), some >= 255, some invalid. */
-static uint32_t take_id(struct input *in)
+static uint32_t take_id(struct fuzz_input *in)
 {
-	uint32_t raw = (uint32_t)take(in, 4);
+	uint32_t raw = (uint32_t)fuzz_take(in, 4);
 
 	switch (raw >> 30) {
 	case 0: return raw & 0xf;
@@ -61,9 +44,9 @@ static uint32_t take_id(struct input *in)
 	}
 }
 
-static uint64_t take_addr(struct input *in, uint64_t usual)
+static uint64_t take_addr(struct fuzz_input *in, uint64_t usual)
 {
-	uint8_t c = (uint8_t)take(in, 1);
+	uint8_t c = (uint8_t)fuzz_take(in, 1);
 
 	if (c < 0xc0)
 		return usual;
@@ -291,7 +274,7 @@ static void check_tables(const struct guest_acpi_cfg *c, const struct view *v, u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_input in = { data, size };
 	struct guest_acpi_cfg c;
 	char oem[8];
 	uint8_t oem_len;
@@ -301,34 +284,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	c.ncpus = (unsigned)take(&in, 1) % 70;
+	c.ncpus = (unsigned)fuzz_take(&in, 1) % 70;
 	for (unsigned i = 0; i < c.ncpus && i < 64; i++)
 		c.apic_ids[i] = take_id(&in);
 	c.lapic_gpa = take_addr(&in, 0xfee00000);
 	c.ioapic_gpa = take_addr(&in, 0xfec00000);
-	c.ioapic_id = (uint32_t)take(&in, 2) & 0x1ff;
-	c.ioapic_gsi_base = (uint32_t)take(&in, 4);
-	c.isa_irq0_to_gsi2 = take(&in, 1) & 1;
-	c.uart_irq = (uint8_t)(take(&in, 1) % 18);
-	oem_len = (uint8_t)(take(&in, 1) % 9);
+	c.ioapic_id = (uint32_t)fuzz_take(&in, 2) & 0x1ff;
+	c.ioapic_gsi_base = (uint32_t)fuzz_take(&in, 4);
+	c.isa_irq0_to_gsi2 = fuzz_take(&in, 1) & 1;
+	c.uart_irq = (uint8_t)(fuzz_take(&in, 1) % 18);
+	oem_len = (uint8_t)(fuzz_take(&in, 1) % 9);
 	if (oem_len == 7) {
 		c.oem_id = NULL;
 	} else {
 		if (oem_len == 8)
 			oem_len = 7;
 		for (unsigned i = 0; i < oem_len; i++)
-			oem[i] = (char)take(&in, 1);
+			oem[i] = (char)fuzz_take(&in, 1);
 		oem[oem_len] = 0;
 		c.oem_id = oem;
 	}
-	c.n_mmio_devs = (unsigned)take(&in, 1) % 10;
+	c.n_mmio_devs = (unsigned)fuzz_take(&in, 1) % 10;
 	for (unsigned i = 0; i < c.n_mmio_devs && i < 8; i++) {
-		c.mmio_devs[i].gpa = take(&in, 4);
-		c.mmio_devs[i].size = take(&in, 2);
-		c.mmio_devs[i].gsi = (uint32_t)take(&in, 4);
+		c.mmio_devs[i].gpa = fuzz_take(&in, 4);
+		c.mmio_devs[i].size = fuzz_take(&in, 2);
+		c.mmio_devs[i].gsi = (uint32_t)fuzz_take(&in, 4);
 	}
-	base = take(&in, 4);
-	buflen = (size_t)take(&in, 2) % 6000;
+	base = fuzz_take(&in, 4);
+	buflen = (size_t)fuzz_take(&in, 2) % 6000;
 
 	/* exactly buflen bytes, plus a tail we can watch for stray writes */
 	buf = malloc(buflen + 1);

@@ -43,6 +43,7 @@
 #include "drivers/virtio/virtio_mmio.h"
 
 #include "tests/fuzz/fuzz_assert.h"
+#include "tests/fuzz/fuzz_input.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_SIZE  0x10000ull
@@ -59,25 +60,6 @@ static struct virtio_blk blk;
 static struct virtio_mmio m;
 static bool line;
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->n > 0) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
-
 static void set_irq(void *ctx, bool level)
 {
 	CHECK(ctx == &m);
@@ -90,12 +72,12 @@ static void wr(uint32_t off, uint32_t val)
 	virtio_mmio_write(&m, off, 4, val);
 }
 
-static void init_sequence(struct input *in)
+static void init_sequence(struct fuzz_input *in)
 {
-	uint64_t f = take(in, 8);
-	uint32_t num = (uint32_t)take(in, 2);
-	uint64_t desc = RAM_GPA + take(in, 2), drv = RAM_GPA + take(in, 2),
-		 dev = RAM_GPA + take(in, 2);
+	uint64_t f = fuzz_take(in, 8);
+	uint32_t num = (uint32_t)fuzz_take(in, 2);
+	uint64_t desc = RAM_GPA + fuzz_take(in, 2), drv = RAM_GPA + fuzz_take(in, 2),
+		 dev = RAM_GPA + fuzz_take(in, 2);
 
 	wr(VIRTIO_MMIO_STATUS, 0);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
@@ -157,8 +139,8 @@ static void check_untouched(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
-	uint8_t opt = (uint8_t)take(&in, 1);
+	struct fuzz_input in = { data, size };
+	uint8_t opt = (uint8_t)fuzz_take(&in, 1);
 	struct virtio_blk_params p = {
 		.mem = &g, .disk = disk, .disk_bytes = DISK,
 		.read_only = opt & 1, .discard = opt & 2, .write_zeroes = opt & 4,
@@ -183,21 +165,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	virtio_mmio_init(&m, &blk.vd, set_irq, &m);
 
 	while (in.n > 0) {
-		uint8_t op = (uint8_t)take(&in, 1) % 8;
+		uint8_t op = (uint8_t)fuzz_take(&in, 1) % 8;
 
 		switch (op) {
 		case 0: {
-			uint32_t off = (uint32_t)take(&in, 2) % VIRTIO_MMIO_SIZE;
-			unsigned sz = (unsigned)take(&in, 1) % 5;
-			uint32_t val = (uint32_t)take(&in, 4);
+			uint32_t off = (uint32_t)fuzz_take(&in, 2) % VIRTIO_MMIO_SIZE;
+			unsigned sz = (unsigned)fuzz_take(&in, 1) % 5;
+			uint32_t val = (uint32_t)fuzz_take(&in, 4);
 			int rc = virtio_mmio_write(&m, off, sz, val);
 
 			CHECK(rc == 0 || rc == 1);
 			break;
 		}
 		case 1: {
-			uint32_t off = (uint32_t)take(&in, 2) % VIRTIO_MMIO_SIZE;
-			unsigned sz = (unsigned)take(&in, 1) % 5;
+			uint32_t off = (uint32_t)fuzz_take(&in, 2) % VIRTIO_MMIO_SIZE;
+			unsigned sz = (unsigned)fuzz_take(&in, 1) % 5;
 			uint32_t val = 0x12345678;
 			int rc = virtio_mmio_read(&m, off, sz, &val);
 
@@ -208,8 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 2: {
-			uint32_t off = (uint32_t)take(&in, 2);
-			size_t len = (size_t)take(&in, 1);
+			uint32_t off = (uint32_t)fuzz_take(&in, 2);
+			size_t len = (size_t)fuzz_take(&in, 1);
 
 			if (len > in.n)
 				len = in.n;
@@ -221,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 3:
-			wr(VIRTIO_MMIO_QUEUE_NOTIFY, (uint32_t)take(&in, 1));
+			wr(VIRTIO_MMIO_QUEUE_NOTIFY, (uint32_t)fuzz_take(&in, 1));
 			break;
 		case 4:
 			init_sequence(&in);
@@ -230,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtio_dev_poll(&blk.vd);
 			break;
 		case 6:
-			wr(VIRTIO_MMIO_INTERRUPT_ACK, (uint32_t)take(&in, 4));
+			wr(VIRTIO_MMIO_INTERRUPT_ACK, (uint32_t)fuzz_take(&in, 4));
 			break;
 		case 7:
 			wr(VIRTIO_MMIO_STATUS, 0);

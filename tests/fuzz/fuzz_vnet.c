@@ -43,6 +43,7 @@
 #include "drivers/virtio/virtio_mmio.h"
 
 #include "tests/fuzz/fuzz_assert.h"
+#include "tests/fuzz/fuzz_input.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_SIZE  0x8000ull
@@ -59,25 +60,6 @@ struct vm {
 static struct vm vms[2];
 static struct vnet_switch sw;
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (in->n > 0) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
-
 static void set_irq(void *ctx, bool level)
 {
 	struct vm *v = ctx;
@@ -91,9 +73,9 @@ static void wr(struct vm *v, uint32_t off, uint32_t val)
 	virtio_mmio_write(&v->m, off, 4, val);
 }
 
-static void setup_queue(struct vm *v, struct input *in, unsigned q, uint32_t num)
+static void setup_queue(struct vm *v, struct fuzz_input *in, unsigned q, uint32_t num)
 {
-	uint64_t desc = RAM_GPA + take(in, 2), drv = RAM_GPA + take(in, 2), dev = RAM_GPA + take(in, 2);
+	uint64_t desc = RAM_GPA + fuzz_take(in, 2), drv = RAM_GPA + fuzz_take(in, 2), dev = RAM_GPA + fuzz_take(in, 2);
 
 	wr(v, VIRTIO_MMIO_QUEUE_SEL, q);
 	wr(v, VIRTIO_MMIO_QUEUE_NUM, num);
@@ -106,10 +88,10 @@ static void setup_queue(struct vm *v, struct input *in, unsigned q, uint32_t num
 	wr(v, VIRTIO_MMIO_QUEUE_READY, 1);
 }
 
-static void init_sequence(struct vm *v, struct input *in)
+static void init_sequence(struct vm *v, struct fuzz_input *in)
 {
-	uint64_t f = take(in, 8);
-	uint32_t num = (uint32_t)take(in, 2);
+	uint64_t f = fuzz_take(in, 8);
+	uint32_t num = (uint32_t)fuzz_take(in, 2);
 
 	wr(v, VIRTIO_MMIO_STATUS, 0);
 	wr(v, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
@@ -158,7 +140,7 @@ static void check_invariants(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_input in = { data, size };
 
 	vnet_switch_init(&sw);
 	for (unsigned i = 0; i < 2; i++) {
@@ -176,22 +158,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	while (in.n > 0) {
-		uint8_t byte = (uint8_t)take(&in, 1);
+		uint8_t byte = (uint8_t)fuzz_take(&in, 1);
 		struct vm *v = &vms[byte >> 7];
 
 		switch (byte % 8) {
 		case 0: {
-			uint32_t off = (uint32_t)take(&in, 2) % VIRTIO_MMIO_SIZE;
-			unsigned sz = (unsigned)take(&in, 1) % 5;
-			uint32_t val = (uint32_t)take(&in, 4);
+			uint32_t off = (uint32_t)fuzz_take(&in, 2) % VIRTIO_MMIO_SIZE;
+			unsigned sz = (unsigned)fuzz_take(&in, 1) % 5;
+			uint32_t val = (uint32_t)fuzz_take(&in, 4);
 			int rc = virtio_mmio_write(&v->m, off, sz, val);
 
 			CHECK(rc == 0 || rc == 1);
 			break;
 		}
 		case 1: {
-			uint32_t off = (uint32_t)take(&in, 2) % VIRTIO_MMIO_SIZE;
-			unsigned sz = (unsigned)take(&in, 1) % 5;
+			uint32_t off = (uint32_t)fuzz_take(&in, 2) % VIRTIO_MMIO_SIZE;
+			unsigned sz = (unsigned)fuzz_take(&in, 1) % 5;
 			uint32_t val = 0x12345678;
 			int rc = virtio_mmio_read(&v->m, off, sz, &val);
 
@@ -200,8 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 2: {
-			uint32_t off = (uint32_t)take(&in, 2) % RAM_SIZE;
-			size_t len = (size_t)take(&in, 1);
+			uint32_t off = (uint32_t)fuzz_take(&in, 2) % RAM_SIZE;
+			size_t len = (size_t)fuzz_take(&in, 1);
 
 			if (len > in.n)
 				len = in.n;
@@ -213,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 3:
-			wr(v, VIRTIO_MMIO_QUEUE_NOTIFY, (uint32_t)take(&in, 1));
+			wr(v, VIRTIO_MMIO_QUEUE_NOTIFY, (uint32_t)fuzz_take(&in, 1));
 			break;
 		case 4:
 			init_sequence(v, &in);
@@ -222,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtio_dev_poll(&v->net.vd);
 			break;
 		case 6:
-			wr(v, VIRTIO_MMIO_INTERRUPT_ACK, (uint32_t)take(&in, 4));
+			wr(v, VIRTIO_MMIO_INTERRUPT_ACK, (uint32_t)fuzz_take(&in, 4));
 			break;
 		case 7:
 			wr(v, VIRTIO_MMIO_STATUS, 0);
