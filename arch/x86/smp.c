@@ -27,8 +27,10 @@ void smp_set_trampoline(uint64_t page) { tramp_page = page; }
 
 static void enable_fpu(void)
 {
-	/* newlib's string and formatting code uses SSE (docs/emulators.md). */
-	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+	/* newlib's string and formatting code uses SSE (docs/emulators.md).
+	 * An AP leaves INIT with CR0.CD = NW = 1, caches off (SDM 3A 10.1.1,
+	 * 12.5.1): normal write-back caching needs both clear. */
+	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS | CR0_CD | CR0_NW)) | CR0_MP | CR0_NE);
 	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	struct cpuid_regs r = cpuid(1, 0);
 	if (r.ecx & (1u << 26)) { /* XSAVE */

@@ -514,7 +514,7 @@ def stage(sc, d):
 
 def run_qemu(sc, d, serial):
     files = stage(sc, d)
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(sc.cpus),
+    cmd = ["qemu-system-x86_64", "-accel", os.environ.get("NESTOR_QEMU_ACCEL", "tcg"), "-cpu", "max", "-smp", str(sc.cpus),
            "-m", f"{sc.memory_mb}M", "-display", "none", "-no-reboot", "-net", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-serial", f"file:{serial}"]
@@ -527,6 +527,9 @@ def run_qemu(sc, d, serial):
     # line then says why (docs/emulators.md, "intermittent reset").
     # NESTOR_QEMU_LOG adds more (e.g. "cpu_reset,guest_errors,int").
     cmd += ["-d", os.environ.get("NESTOR_QEMU_LOG") or "cpu_reset", "-D", os.path.join(d, "qemu.log")]
+    # NESTOR_QEMU_EXTRA: more QEMU options, e.g. "-action shutdown=pause" to
+    # keep a triple-faulted machine for the monitor (docs/emulators.md).
+    cmd += os.environ.get("NESTOR_QEMU_EXTRA", "").split()
     if sc.boot == "mb1":
         cmd += ["-kernel", ELF, "-append", ("exit=qemu " + sc.cmdline).strip()]
         if files:
@@ -647,14 +650,14 @@ def run_emulator(cmd, timeout, cwd, serial, marks=()):
         return p.returncode, out.read(), seen
 
 
-# The open intermittent L0 bug (docs/emulators.md, "Intermittent whole-machine
-# reset"; docs/linux-guests.md, "Intermittent failures"): the machine
-# triple-faults in L0 (QEMU logs "Triple fault", no result line), or an L1
-# Linux triple-faults because its own IDT became unreadable (CR2 = its CPU
-# entry area's IDT + 0x80), or a nested guest of svmhv shuts down because
-# its own page tables read as not present.  A scenario failing with exactly one of these
-# signatures is run once more, and its line says so; any other failure,
-# or the same one twice, stays a failure.  Remove once the bug is fixed.
+# QEMU 7.2's spurious page faults after a world switch (docs/emulators.md,
+# "Spurious page faults"; docs/linux-guests.md, "Intermittent failures"):
+# a page walk over intact tables fails.  Seen as L0 triple-faulting (QEMU
+# logs "Triple fault", no result line), an L1 Linux triple-faulting on its
+# own IDT (CR2 = its CPU entry area's IDT + 0x80), or a nested guest of
+# svmhv shutting down on a fetch from its own code.  A scenario failing
+# with exactly one of these signatures is run once more, and its line says
+# so; any other failure, or the same one twice, stays a failure.
 def scenario_dir(sc):
     return os.path.join(WORK, f"{sc.name}-{sc.emulator}-{sc.boot}")
 
@@ -683,7 +686,7 @@ def run_scenario_retrying(sc, keep=False):
     why = known_intermittent(sc)
     if not why or os.environ.get("NESTOR_NO_RETRY"):   # keep the failing run's logs
         return False
-    print(f"    ^ the open intermittent L0 bug ({why}; docs/emulators.md): running it once more", flush=True)
+    print(f"    ^ QEMU's spurious page faults ({why}; docs/emulators.md): running it once more", flush=True)
     return run_scenario(sc, keep)
 
 
