@@ -32,7 +32,7 @@ GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.elf,$(wildcard tests/gue
 	$(BUILD)/guests/platform64.elf
 .SECONDEXPANSION:
 
-.PHONY: all guests bench deps run test unit fuzz fuzz-smoke integ test-slow clean
+.PHONY: all guests bench deps run test unit fuzz fuzz-smoke integ clean
 all: $(BUILD)/nestor.elf $(BUILD)/BOOTX64.EFI $(GUESTS)
 
 $(DEPS_STAMP): tools/install-deps.sh
@@ -248,11 +248,6 @@ integ: all linux-guest
 test: all unit fuzz-smoke linux-guest
 	@python3 tests/integ/run.py
 
-# The scenarios `make test` leaves out (tests/integ/run.py, slow=True):
-# today linux-kvm, Linux's KVM as L1, while an open L0 bug fails it now
-# and then (docs/linux-guests.md).
-test-slow: all linux-guest
-	@python3 tests/integ/run.py --slow
 
 # Boot the default configuration under QEMU TCG (Multiboot1 path) and
 # return when Nestor ends; exit status 0 when it ended with PASS.
