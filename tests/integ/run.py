@@ -990,6 +990,20 @@ def bench_vnet():
 MICROVM = "microvm,pit=off,pic=off,rtc=off,acpi=on,pcie=off,auto-kernel-cmdline=off"
 
 
+def linux_native_cmd(sc, machine, serial, cmdline):
+    """QEMU booting a Linux scenario's kernel and initramfs itself (-kernel),
+    with the scenario VM's memory, vCPUs and the command line Nestor gave it."""
+    with open(os.path.join(CFG_DIR, sc.cfg)) as fh:
+        cfg = fh.read()
+    mem = re.search(r"^memory = (\S+)", cfg, re.M).group(1)
+    vcpus = re.search(r"^vcpus = (\d+)", cfg, re.M).group(1)
+    return ["qemu-system-x86_64", "-M", machine, "-accel", "tcg", "-cpu", "max", "-smp", vcpus,
+            "-m", mem, "-display", "none", "-no-reboot", "-net", "none", "-monitor", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", f"file:{serial}",
+            "-kernel", os.path.join(ROOT, sc.modules[0]), "-initrd", os.path.join(ROOT, sc.modules[1]),
+            "-append", cmdline]
+
+
 def bench_linux():
     """Linux boot to init (docs/linux-guests.md), wall-clock seconds from the
     emulator's start to init's first line: the linux-l1 scenario's kernel and
@@ -1025,21 +1039,13 @@ def bench_linux():
            ("linux_l1_vm_start_to_init_s", f"{marks['init'] - marks.get('vm', 0):.2f}", "s"),
            ("linux_l1_boot_exits", exits, "exits"),
            ("linux_l1_boot_unassigned_port_accesses", unassigned, "accesses")]
-    with open(os.path.join(CFG_DIR, sc.cfg)) as fh:
-        cfg = fh.read()
-    mem = re.search(r"^memory = (\S+)", cfg, re.M).group(1)
-    vcpus = re.search(r"^vcpus = (\d+)", cfg, re.M).group(1)
     for name, machine in (("native", "pc"), ("native_microvm", MICROVM)):
         nd = os.path.join(WORK, f"bench-linux-{name}")
         shutil.rmtree(nd, ignore_errors=True)
         os.makedirs(nd)
         nserial = os.path.join(nd, "serial.txt")
         open(nserial, "w").close()
-        ncmd = ["qemu-system-x86_64", "-M", machine, "-accel", "tcg", "-cpu", "max", "-smp", vcpus,
-                "-m", mem, "-display", "none", "-no-reboot", "-net", "none", "-monitor", "none",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", f"file:{nserial}",
-                "-kernel", os.path.join(ROOT, sc.modules[0]), "-initrd", os.path.join(ROOT, sc.modules[1]),
-                "-append", cmdline]
+        ncmd = linux_native_cmd(sc, machine, nserial, cmdline)
         _, _, nmarks = run_emulator(ncmd, sc.timeout, nd, nserial, [("init", init)])
         if "init" not in nmarks:
             with open(nserial, errors="replace") as fh:
@@ -1088,20 +1094,12 @@ def bench_linux_kvm():
         print("bench (linux-kvm, under Nestor): no kvm-l2 figures; serial tail:")
         print("\n".join(log.strip().splitlines()[-15:]))
         return None
-    with open(os.path.join(CFG_DIR, sc.cfg)) as fh:
-        cfg = fh.read()
-    mem = re.search(r"^memory = (\S+)", cfg, re.M).group(1)
-    vcpus = re.search(r"^vcpus = (\d+)", cfg, re.M).group(1)
     nd = os.path.join(WORK, "bench-linux-kvm-native")
     shutil.rmtree(nd, ignore_errors=True)
     os.makedirs(nd)
     nserial = os.path.join(nd, "serial.txt")
     open(nserial, "w").close()
-    ncmd = ["qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-cpu", "max", "-smp", vcpus,
-            "-m", mem, "-display", "none", "-no-reboot", "-net", "none", "-monitor", "none",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", f"file:{nserial}",
-            "-kernel", os.path.join(ROOT, sc.modules[0]), "-initrd", os.path.join(ROOT, sc.modules[1]),
-            "-append", m.group(1).strip()]
+    ncmd = linux_native_cmd(sc, "pc", nserial, m.group(1).strip())
     try:   # QEMU's own SVM was seen to hang in the long-mode case (docs/linux-guests.md)
         run_emulator(ncmd, 180, nd, nserial)
     except subprocess.TimeoutExpired:
