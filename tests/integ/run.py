@@ -56,7 +56,7 @@ class Scenario:
     # Disk images made for the run (nothing binary in the repository):
     # name -> size in bytes, zero-filled, staged and passed like modules.
     disks: dict = field(default_factory=dict)
-    # Not in `make test` (run by `make test-slow`, or by name with --only):
+    # Not in `make test` (run with --slow, or by name with --only):
     # too long, or not yet reliable (the reason is on the scenario).
     slow: bool = False
 
@@ -1128,7 +1128,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep boot media of passing scenarios")
     ap.add_argument("--run", action="store_true", help="boot the default config (make run)")
     ap.add_argument("--bench", action="store_true", help="run the benchmark guests (make bench)")
-    ap.add_argument("--slow", action="store_true", help="run the slow scenarios (make test-slow)")
+    ap.add_argument("--slow", action="store_true", help="run the scenarios marked slow (none today)")
     a = ap.parse_args()
     if a.run:
         return run_default()
