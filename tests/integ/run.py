@@ -680,6 +680,16 @@ def known_intermittent(sc):
     return None
 
 
+def fresh_run_dir(d):
+    """An empty directory d for one emulator run, with its (empty) serial
+    log, which the run's marks poll from the start: the log's path."""
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    serial = os.path.join(d, "serial.txt")
+    open(serial, "w").close()
+    return serial
+
+
 def run_scenario_retrying(sc, keep=False):
     if run_scenario(sc, keep):
         return True
@@ -698,10 +708,7 @@ def run_scenario(sc, keep=False):
             print(f"    make {sc.needs} failed:\n" + "\n".join(f"    | {l}" for l in r.stdout.splitlines()[-10:]))
             return False
     d = scenario_dir(sc)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    serial = os.path.join(d, "serial.txt")
-    open(serial, "w").close()
+    serial = fresh_run_dir(d)
     cmd, statuses = (run_qemu if sc.emulator == "qemu" else run_bochs)(sc, d, serial)
     t0 = time.monotonic()
     timed_out = False
@@ -846,10 +853,7 @@ def run_bench(only=None):
                       cpus=2 if "ipi" in cfg else 1, timeout=BENCH_TIMEOUT,
                       modules=[f"build/guests/{g}" for g in guest.split("+")])
         d = os.path.join(WORK, f"bench-{emulator}-{mode}-{level}{variant}" + ("-ipi" if "ipi" in cfg else ""))
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        serial = os.path.join(d, "serial.txt")
-        open(serial, "w").close()
+        serial = fresh_run_dir(d)
         cmd, _ = (run_qemu if emulator == "qemu" else run_bochs)(sc, d, serial)
         try:
             subprocess.run(cmd + (extra or []), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -908,10 +912,7 @@ def bench_vblk():
         sc = Scenario("bench-vblk", emulator, "mb1" if emulator == "qemu" else "mb2", cfg="vblk-bench.cfg",
                       cpus=1, timeout=600, modules=["build/guests/vblk.elf"], disks={"vblk.img": 1 << 20})
         d = os.path.join(WORK, f"bench-vblk-{emulator}-{mode}")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        serial = os.path.join(d, "serial.txt")
-        open(serial, "w").close()
+        serial = fresh_run_dir(d)
         cmd, _ = (run_qemu if emulator == "qemu" else run_bochs)(sc, d, serial)
         subprocess.run(cmd + extra, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
@@ -952,10 +953,7 @@ def bench_vnet():
     for emulator, mode, extra in (("qemu", "insns", icount), ("qemu", "wall", []), ("bochs", "insns", [])):
         sc = next(s for s in SCENARIOS if s.name == "virtio-net" and s.emulator == emulator)
         d = os.path.join(WORK, f"bench-vnet-{emulator}-{mode}")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        serial = os.path.join(d, "serial.txt")
-        open(serial, "w").close()
+        serial = fresh_run_dir(d)
         cmd, _ = (run_qemu if emulator == "qemu" else run_bochs)(sc, d, serial)
         try:
             subprocess.run(cmd + extra, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -1017,10 +1015,7 @@ def bench_linux():
     sc = next(s for s in SCENARIOS if s.name == "linux-l1")
     init = sc.marks[0][1]
     d = os.path.join(WORK, "bench-linux-l1")
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    serial = os.path.join(d, "serial.txt")
-    open(serial, "w").close()
+    serial = fresh_run_dir(d)
     cmd, _ = run_qemu(sc, d, serial)
     _, _, marks = run_emulator(cmd, sc.timeout, d, serial,
                                [("vm", r"vm linux: .* loaded at"), ("init", init)])
@@ -1041,10 +1036,7 @@ def bench_linux():
            ("linux_l1_boot_unassigned_port_accesses", unassigned, "accesses")]
     for name, machine in (("native", "pc"), ("native_microvm", MICROVM)):
         nd = os.path.join(WORK, f"bench-linux-{name}")
-        shutil.rmtree(nd, ignore_errors=True)
-        os.makedirs(nd)
-        nserial = os.path.join(nd, "serial.txt")
-        open(nserial, "w").close()
+        nserial = fresh_run_dir(nd)
         ncmd = linux_native_cmd(sc, machine, nserial, cmdline)
         _, _, nmarks = run_emulator(ncmd, sc.timeout, nd, nserial, [("init", init)])
         if "init" not in nmarks:
@@ -1077,10 +1069,7 @@ def bench_linux_kvm():
         return None
     sc = next(s for s in SCENARIOS if s.name == "linux-kvm")
     d = os.path.join(WORK, "bench-linux-kvm")
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    serial = os.path.join(d, "serial.txt")
-    open(serial, "w").close()
+    serial = fresh_run_dir(d)
     cmd, _ = run_qemu(sc, d, serial)
     try:
         run_emulator(cmd, sc.timeout, d, serial)
@@ -1095,10 +1084,7 @@ def bench_linux_kvm():
         print("\n".join(log.strip().splitlines()[-15:]))
         return None
     nd = os.path.join(WORK, "bench-linux-kvm-native")
-    shutil.rmtree(nd, ignore_errors=True)
-    os.makedirs(nd)
-    nserial = os.path.join(nd, "serial.txt")
-    open(nserial, "w").close()
+    nserial = fresh_run_dir(nd)
     ncmd = linux_native_cmd(sc, "pc", nserial, m.group(1).strip())
     try:   # QEMU's own SVM was seen to hang in the long-mode case (docs/linux-guests.md)
         run_emulator(ncmd, 180, nd, nserial)
