@@ -44,6 +44,7 @@
 
 #include "tests/fuzz/fuzz_assert.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_virtio.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_SIZE  0x10000ull
@@ -101,31 +102,12 @@ static void init_sequence(struct fuzz_input *in)
 	   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 }
 
-static bool in_ram(const void *p, size_t len)
-{
-	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)ram;
-
-	return a >= lo && a - lo <= RAM_SIZE && len <= RAM_SIZE - (a - lo);
-}
-
 static void check_invariants(void)
 {
 	const struct virtio_dev *vd = &blk.vd;
 
 	CHECK(line == (m.interrupt_status != 0));
-	CHECK(!(vd->status & VIRTIO_STATUS_NEEDS_RESET) || vd->reset_reason != NULL);
-	for (unsigned q = 0; q < vd->num_queues; q++) {
-		const struct vq *vq = &vd->vq[q];
-
-		CHECK(vq->error == VQ_OK || (vd->status & VIRTIO_STATUS_NEEDS_RESET));
-		if (!vq->ready)
-			continue;
-		CHECK(vq->num >= 1 && vq->num <= vq->num_max);
-		CHECK(vq->packed || (vq->num & (vq->num - 1)) == 0);
-		CHECK(in_ram(vq->desc, 16 * (size_t)vq->num));
-		CHECK(in_ram(vq->driver, vq->packed ? 4 : 6 + 2 * (size_t)vq->num));
-		CHECK(in_ram(vq->device, vq->packed ? 4 : 6 + 8 * (size_t)vq->num));
-	}
+	fuzz_check_virtio_dev(vd, ram, RAM_SIZE);
 }
 
 /* Memory the device must never write: once per input (it is slow). */

@@ -44,6 +44,7 @@
 
 #include "tests/fuzz/fuzz_assert.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_virtio.h"
 
 #define RAM_GPA   0x10000ull
 #define RAM_SIZE  0x8000ull
@@ -107,13 +108,6 @@ static void init_sequence(struct vm *v, struct fuzz_input *in)
 	   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 }
 
-static bool in_ram(const struct vm *v, const void *p, size_t len)
-{
-	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)v->ram;
-
-	return a >= lo && a - lo <= RAM_SIZE && len <= RAM_SIZE - (a - lo);
-}
-
 static void check_invariants(void)
 {
 	CHECK(sw.dropped_short == 0 && sw.dropped_long == 0 && sw.dropped_bad_port == 0);
@@ -122,19 +116,8 @@ static void check_invariants(void)
 		const struct virtio_dev *vd = &v->net.vd;
 
 		CHECK(v->line == (v->m.interrupt_status != 0));
-		CHECK(!(vd->status & VIRTIO_STATUS_NEEDS_RESET) || vd->reset_reason != NULL);
 		CHECK(v->net.port.rx_bytes <= v->net.port.rx_frames * VNET_FRAME_MAX);
-		for (unsigned q = 0; q < vd->num_queues; q++) {
-			const struct vq *vq = &vd->vq[q];
-
-			CHECK(vq->error == VQ_OK || (vd->status & VIRTIO_STATUS_NEEDS_RESET));
-			if (!vq->ready)
-				continue;
-			CHECK(vq->num >= 1 && vq->num <= vq->num_max);
-			CHECK(in_ram(v, vq->desc, 16 * (size_t)vq->num));
-			CHECK(in_ram(v, vq->driver, vq->packed ? 4 : 6 + 2 * (size_t)vq->num));
-			CHECK(in_ram(v, vq->device, vq->packed ? 4 : 6 + 8 * (size_t)vq->num));
-		}
+		fuzz_check_virtio_dev(vd, v->ram, RAM_SIZE);
 	}
 }
 
