@@ -11,6 +11,14 @@
 #define L1_ECX_OSXSAVE   (1u << 27)
 #define L1_ECX_AVX       (1u << 28)
 #define L1_ECX_HYPERVISOR (1u << 31)
+/* Thermal, power and debug-store features: each comes with MSRs Nestor
+ * does not offer (IA32_THERM_*, IA32_DS_AREA, IA32_PERF_CAPABILITIES,
+ * the EIST and xTPR bits of IA32_MISC_ENABLE), and Linux touches those
+ * MSRs with plain RDMSR/WRMSR once it sees the bit (intel_init_thermal
+ * on ACPI + TM), so they are hidden: ECX DTES64, DS-CPL, EIST, TM2,
+ * xTPR update control, PDCM; EDX DS, ACPI, TM, PBE. */
+#define L1_ECX_POWER_DEBUG ((1u << 2) | (1u << 4) | (1u << 7) | (1u << 8) | (1u << 14) | (1u << 15))
+#define L1_EDX_POWER_DEBUG ((1u << 21) | (1u << 22) | (1u << 29) | (1u << 31))
 #define L7_ECX_LA57      (1u << 16)
 #define E1_ECX_SVM       (1u << 2)
 #define E1_ECX_SKINIT    (1u << 12)
@@ -40,7 +48,8 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 		/* EBX[31:24] initial APIC ID, [23:16] logical processors per package. */
 		r.ebx = (r.ebx & 0x0000ffffu) | (g->vcpu_index << 24) | ((g->nvcpus & 0xff) << 16);
 		r.ecx &= ~(L1_ECX_MONITOR | L1_ECX_SMX | L1_ECX_XSAVE |
-			   L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_X2APIC);
+			   L1_ECX_OSXSAVE | L1_ECX_AVX | L1_ECX_X2APIC | L1_ECX_POWER_DEBUG);
+		r.edx &= ~L1_EDX_POWER_DEBUG;
 		r.ecx |= L1_ECX_TSC_DL; /* the virtual LAPIC has TSC-deadline mode */
 		if (!g->nested)
 			r.ecx &= ~L1_ECX_VMX;
@@ -51,6 +60,7 @@ struct cpuid_out cpuid_guest_view(const struct cpuid_guest *g, uint32_t leaf, ui
 		break;
 	case 5:           /* MONITOR/MWAIT: hidden */
 	case 6:           /* thermal and power management: not virtualized */
+	case 0xa:         /* architectural performance monitoring: no vPMU */
 	case 0xd:         /* XSAVE state: hidden with XSAVE */
 	case 0x80000007:  /* power management */
 		r.eax = r.ebx = r.ecx = r.edx = 0;

@@ -167,9 +167,57 @@ static int debugctl_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	return 0;
 }
 
+/* IA32_MISC_ENABLE: Intel only; which bits exist and which may change:
+ * kernel/msr_rules.h.  The value is per vCPU, as on hardware. */
+static int misc_enable_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)msr;
+	if (cpu_caps.vendor != VENDOR_INTEL)
+		return -1;
+	*val = v->misc_enable;
+	return 0;
+}
+
+static int misc_enable_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	if (cpu_caps.vendor != VENDOR_INTEL)
+		return -1;
+	if (!msr_misc_enable_write_ok(v->misc_enable, val)) {
+		log_warn("vm %s: vCPU %u: IA32_MISC_ENABLE %#lx -> %#lx changes a bit Nestor does not offer: #GP",
+			 v->vm->cfg->name, v->index, v->misc_enable, val);
+		return -1;
+	}
+	v->misc_enable = val;
+	return 0;
+}
+
+/* IA32_BIOS_SIGN_ID (0x8b, SDM vol. 3 10.11.7.1), Intel only: the loaded
+ * microcode's revision, in bits 63:32 after software writes 0 and runs
+ * CPUID(1).  Linux's early_init_intel does exactly that with plain
+ * WRMSR/RDMSR.  Nestor offers no microcode update (MSR 0x79 is absent), so
+ * the revision is a constant 1, as KVM reports; writes are accepted and
+ * change nothing. */
+static int bios_sign_id_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	(void)v; (void)msr;
+	if (cpu_caps.vendor != VENDOR_INTEL)
+		return -1;
+	*val = 1ull << 32;
+	return 0;
+}
+
+static int bios_sign_id_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	(void)v; (void)msr; (void)val;
+	return cpu_caps.vendor == VENDOR_INTEL ? 0 : -1;
+}
+
 static const struct msr_def msr_table[] = {
 	{ 0x10, "IA32_TIME_STAMP_COUNTER", tsc_read, NULL },
+	{ 0x8b, "IA32_BIOS_SIGN_ID", bios_sign_id_read, bios_sign_id_write },
 	{ 0xfe, "IA32_MTRRCAP", zero_read, NULL },            /* no variable MTRRs, no fixed */
+	{ 0x1a0, "IA32_MISC_ENABLE", misc_enable_read, misc_enable_write },
 	{ 0x1d9, "DEBUGCTL", debugctl_read, debugctl_write },
 	{ 0x277, "IA32_PAT", pat_read, pat_write },
 	{ 0x2ff, "IA32_MTRR_DEF_TYPE", stored_read, stored_write },

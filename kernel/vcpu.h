@@ -110,6 +110,7 @@ struct vcpu {
 	uint64_t nested_deadline; /* nested VMX: L1's preemption timer while L2 runs (TSC), else UINT64_MAX */
 	uint64_t debugctl;       /* DEBUGCTL as the guest wrote it (kernel/msr.c) */
 	bool debugctl_warned;    /* its unemulated bits were logged once */
+	uint64_t misc_enable;    /* IA32_MISC_ENABLE, Intel guests (kernel/msr_rules.h) */
 	uint64_t long_mode_cr3;  /* ELF64 boot: applied by the backend before the first entry */
 	struct vlapic lapic;    /* its virtual local APIC (kernel/vintr.c) */
 	struct spinlock irq_lock; /* other vCPUs and devices deliver into lapic */

@@ -13,6 +13,7 @@
 #include "kernel/vintr.h"
 #include "kernel/trace_l0.h"
 #include "kernel/platform.h"
+#include "kernel/msr_rules.h"
 #include "kernel/virtio_l0.h"
 #include "drivers/platform/guest_acpi.h"
 #include "arch/x86/cpu_caps.h"
@@ -280,6 +281,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned id, const str
 		v->index = i;
 		v->level = 1;
 		v->nested_deadline = UINT64_MAX;
+		v->misc_enable = MISC_ENABLE_RESET;
 		/* exits by raw reason: some 64 KiB a vCPU, so not in struct vcpu */
 		v->reasons = frame_alloc_bytes(sizeof(*v->reasons));
 		if (v->reasons)

@@ -66,6 +66,28 @@ class Scenario:
 
 
 COMMON_REJECT = [r"L0 EXCEPTION", r"L0 PANIC"]
+# What a Linux guest prints when something went wrong: a panic, an MSR
+# access that raised #GP outside rdmsr_safe, a WARN() ("WARNING: CPU: n
+# PID: ..."; not the mitigation notes that start with "RETBleed: WARNING:"),
+# a stack dump, BUG() or an oops.
+LINUX_TROUBLE = r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING: CPU:|Call Trace|BUG:|Oops)"
+# What /init of the busybox initramfs (tools/linux-guest/init) and the
+# kernel print on the way when Linux boots as L1, on either vendor.
+LINUX_L1_EXPECT = [
+    r"vm linux: Linux command line: .*tsc_early_khz=\d+ tsc=reliable",
+    r"\[linux\] .*Linux version \d+\.\d+\.\d+-\d+-cloud-amd64",
+    r"\[linux\] .*ACPI: RSDP 0x00000000000F0000",
+    r"\[linux\] .*smp: Brought up 1 node, 2 CPUs",
+    r"\[linux\] NESTOR-LINUX: init reached, uname: \d+\.\d+\.\d+-\d+-cloud-amd64",
+    r"\[linux\] NESTOR-LINUX: uptime [\d.]+ s, 2 CPUs online",
+    r"\[linux\] NESTOR-LINUX: clocksource tsc(-early)?, clockevent lapic-deadline",
+    r"\[linux\] NESTOR-LINUX: interrupts: \d+:( \d+)* [1-9]\d*( \d+)* IO-APIC 4-edge ttyS0",
+    r"\[linux\] NESTOR-LINUX: interrupts: LOC: [1-9]\d* [1-9]\d* Local timer interrupts",
+    r"\[linux\] NESTOR-LINUX: userspace: 500500",
+    r"vm linux ended: status 1 \(debug-exit port\)",
+    # the PIT and the RTC are modelled (no probe loops to their timeouts)
+    r"vm linux: ports with no device \(read all-ones\): PCI=\d+",
+]
 
 SCENARIOS = [
     Scenario("boot", "qemu", "mb1", cfg="boot.cfg",
@@ -358,21 +380,12 @@ SCENARIOS = [
     Scenario("linux-l1", "qemu", "mb1", cfg="linux-l1.cfg", timeout=400, needs="linux-guest",
              modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
              marks=[("boot-to-init", r"NESTOR-LINUX: init reached")],
-             expect=[r"vm linux: Linux command line: .*tsc_early_khz=\d+ tsc=reliable",
-                     r"\[linux\] .*Linux version \d+\.\d+\.\d+-\d+-cloud-amd64",
-                     r"\[linux\] .*ACPI: RSDP 0x00000000000F0000",
-                     r"\[linux\] .*smp: Brought up 1 node, 2 CPUs",
-                     r"\[linux\] NESTOR-LINUX: init reached, uname: \d+\.\d+\.\d+-\d+-cloud-amd64",
-                     r"\[linux\] NESTOR-LINUX: uptime [\d.]+ s, 2 CPUs online",
-                     r"\[linux\] NESTOR-LINUX: clocksource tsc(-early)?, clockevent lapic-deadline",
-                     r"\[linux\] NESTOR-LINUX: interrupts: \d+:( \d+)* [1-9]\d*( \d+)* IO-APIC 4-edge ttyS0",
-                     r"\[linux\] NESTOR-LINUX: interrupts: LOC: [1-9]\d* [1-9]\d* Local timer interrupts",
-                     r"\[linux\] NESTOR-LINUX: userspace: 500500",
-                     r"vm linux ended: status 1 \(debug-exit port\)",
-                     # the PIT and the RTC are modelled (no probe loops to their timeouts)
-                     r"vm linux: ports with no device \(read all-ones\): PCI=\d+"],
-             reject=[r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING:|Call Trace|BUG:)",
-                     r"vm linux: vCPU \d+ shut down"]),
+             expect=LINUX_L1_EXPECT, reject=[LINUX_TROUBLE, r"vm linux: vCPU \d+ shut down"]),
+    # The same kernel as L1 on Bochs's VMX (issue 9): the VMX side of the Linux guest.
+    Scenario("linux-l1", "bochs", "mb2", cfg="linux-l1.cfg", timeout=600, needs="linux-guest",
+             modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
+             marks=[("boot-to-init", r"NESTOR-LINUX: init reached")],
+             expect=LINUX_L1_EXPECT, reject=[LINUX_TROUBLE, r"vm linux: vCPU \d+ shut down"]),
     # Linux's KVM as L1 (issue 9, docs/linux-guests.md "KVM in L1"): the linux-l1 VM with
     # nested SVM; /init loads kvm_amd nested=1, kvm-l2 runs real-mode and long-mode L2
     # guests (CPUID + OUT loops, every OUT checked), interrupts KVM injects into L2
@@ -391,7 +404,7 @@ SCENARIOS = [
                      r"\[linux\] NESTOR-VIRTIO: hello through hvc0",
                      r"\[linux\] NESTOR-VIRTIO: net eth0 address 52:54:00:12:34:56",
                      r"vm linux ended: status 1 \(debug-exit port\)"],
-             reject=[r"\[linux\] .*(Kernel panic|WARNING:|Call Trace|BUG:)", r"NESTOR-VIRTIO: FAIL",
+             reject=[LINUX_TROUBLE, r"NESTOR-VIRTIO: FAIL",
                      r"vm linux: vCPU \d+ shut down"]),
     # About one run in ten meets QEMU's spurious page faults (docs/emulators.md);
     # those end in one of known_intermittent()'s signatures and run once more.
@@ -420,7 +433,7 @@ SCENARIOS = [
                      r"L2 guests [\d.]+ s",
                      r"\[linux\] NESTOR-LINUX: done, ending the VM",
                      r"vm linux ended: status 1 \(debug-exit port\)"],
-             reject=[r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING:|Call Trace|BUG:|Oops)",
+             reject=[LINUX_TROUBLE,
                      r"\[linux\] NESTOR-KVM: FAIL",
                      r"vm linux: vCPU \d+ shut down", r"VMEXIT_INVALID", r"(?m)^\[cpu\d+ [EW]\] "]),
     # virtio-blk end to end (issue 7): the vblk guest on a 1 MiB RAM disk made by the

@@ -21,6 +21,13 @@ static void test_leaf1(void **state)
 	assert_false(g.ecx & (1u << 26));                  /* XSAVE hidden */
 	assert_false(g.ecx & (1u << 21));                  /* x2APIC not offered */
 	assert_true(g.ecx & (1u << 31));                   /* hypervisor present */
+	/* thermal, power and debug-store features: their MSRs are absent */
+	assert_int_equal(g.ecx & ((1u << 2) | (1u << 4) | (1u << 7) | (1u << 8) | (1u << 14) | (1u << 15)), 0);
+	assert_int_equal(g.edx & ((1u << 21) | (1u << 22) | (1u << 29) | (1u << 31)), 0);
+	assert_true(g.edx & (1u << 0));                    /* FPU kept */
+	assert_true(g.edx & (1u << 25));                   /* SSE kept */
+	struct cpuid_out pmu = cpuid_guest_view(&plain, 0xa, 0, (struct cpuid_out){ 0x07300404, 0, 0, 0x603 });
+	assert_int_equal(pmu.eax | pmu.ebx | pmu.ecx | pmu.edx, 0); /* no vPMU */
 	struct cpuid_guest nested = plain;
 	nested.nested = true;
 	nested.x2apic = true;

@@ -33,11 +33,30 @@ static void test_debugctl_intel(void **state)
 	assert_false(msr_debugctl_write_ok(true, 1u << 16));
 }
 
+/* IA32_MISC_ENABLE: fast strings may be switched; every other bit keeps
+ * the value it reads (XD disable, Limit CPUID Maxval, the read-only BTS
+ * and PEBS bits), else #GP.  Linux's verify_cpu writes only when XD
+ * disable was set, which it never is here. */
+static void test_misc_enable(void **state)
+{
+	(void)state;
+	uint64_t r = MISC_ENABLE_RESET;
+	assert_int_equal(r, 0x1801);
+	assert_true(msr_misc_enable_write_ok(r, r));
+	assert_true(msr_misc_enable_write_ok(r, r & ~MISC_ENABLE_FAST_STRING));
+	assert_true(msr_misc_enable_write_ok(r & ~1ull, r));
+	assert_false(msr_misc_enable_write_ok(r, r | (1ull << 34)));  /* XD disable */
+	assert_false(msr_misc_enable_write_ok(r, r | (1ull << 22)));  /* Limit CPUID Maxval */
+	assert_false(msr_misc_enable_write_ok(r, r & ~MISC_ENABLE_BTS_UNAVAIL));
+	assert_false(msr_misc_enable_write_ok(r, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_debugctl_amd),
 		cmocka_unit_test(test_debugctl_intel),
+		cmocka_unit_test(test_misc_enable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
