@@ -229,14 +229,15 @@ $(LINUX_GUEST)/kvm-l2: tools/linux-guest/kvm-l2.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@ (static, runs in the guest)"
 	@$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
-# The initramfs carries kvm_amd (nested=1) and its dependencies from the
-# kernel's own package; /init loads them only for the linux-kvm scenario.
+# The initramfs carries kvm_amd and kvm_intel (nested=1) and their
+# dependencies from the kernel's own package; /init loads the one for the
+# CPU's vendor, and only for the linux-kvm scenario.
 $(LINUX_GUEST)/initramfs.cpio: tools/linux-guest/mkinitramfs.py tools/linux-guest/init \
 		$(LINUX_GUEST)/busybox $(LINUX_GUEST)/nestor-exit $(LINUX_GUEST)/kvm-l2 \
 		$(LINUX_GUEST)/modules/modules.builtin
 	@python3 tools/linux-guest/mkinitramfs.py $@ $(LINUX_GUEST)/busybox tools/linux-guest/init \
 		$(LINUX_GUEST)/nestor-exit --bin $(LINUX_GUEST)/kvm-l2 \
-		--modules $(LINUX_GUEST)/modules --load kvm_amd:nested=1 \
+		--modules $(LINUX_GUEST)/modules --load kvm_amd:nested=1 --load kvm_intel:nested=1 \
 		--load virtio_mmio --load virtio_blk --load virtio_console --load virtio_net
 .PHONY: linux-guest
 linux-guest: $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/initramfs.cpio

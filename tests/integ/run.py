@@ -89,6 +89,37 @@ LINUX_L1_EXPECT = [
     r"vm linux: ports with no device \(read all-ones\): PCI=\d+",
 ]
 
+
+def linux_kvm_expect(emu):
+    """What the linux-kvm scenario must print: KVM in L1 (kvm_amd on QEMU's
+    SVM, kvm_intel on Bochs's VMX) and every kvm-l2 case."""
+    if emu == "qemu":
+        vendor = [r"\[linux\] .*kvm: Nested Virtualization enabled",
+                  r"\[linux\] .*SVM: kvm: Nested Paging enabled",
+                  r"\[linux\] NESTOR-KVM: modules loaded in [\d.]+ s: irqbypass kvm kvm_amd \(kvm_amd nested=1\), "
+                  r"/dev/kvm present",
+                  r"vm linux: vCPU 0: nested SVM: .* INTR/NMI to L1 \([1-9]\d* deferred past an EVENTINJ\)"]
+    else:
+        vendor = [r"\[linux\] NESTOR-KVM: modules loaded in [\d.]+ s: irqbypass kvm kvm_intel \(kvm_intel nested=Y\), "
+                  r"/dev/kvm present",
+                  r"vm linux: vCPU 0: nested VMX: .* INTR/NMI to L1 \([1-9]\d* deferred past an injection\)"]
+    return vendor + [
+        r"\[linux\] NESTOR-LINUX: init reached, uname: \d+\.\d+\.\d+-\d+-cloud-amd64",
+        r"\[linux\] NESTOR-LINUX: uptime [\d.]+ s, 2 CPUs online",
+        r"\[linux\] NESTOR-KVM: real-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+        r"\[linux\] NESTOR-KVM: long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+        r"\[linux\] NESTOR-KVM: long-mode L2 interrupts: 1000 interrupts injected \+ 1000 handled OK "
+        r"\(1000 window exits\), [\d.]+ us/irq",
+        r"\[linux\] NESTOR-KVM: cpu0 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+        r"\[linux\] NESTOR-KVM: cpu1 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
+        r"\[linux\] NESTOR-KVM: 2 CPUs, one long-mode L2 each, in parallel: OK",
+        r"\[linux\] NESTOR-KVM: L2 phase [\d.]+ s, all cases passed",
+        r"\[linux\] NESTOR-KVM: kvm-l2 exit status 0",
+        r"\[linux\] NESTOR-KVM: phases \(L1 uptime\): boot to init [\d.]+ s, module load [\d.]+ s, "
+        r"L2 guests [\d.]+ s",
+        r"\[linux\] NESTOR-LINUX: done, ending the VM",
+        r"vm linux ended: status 1 \(debug-exit port\)"]
+
 SCENARIOS = [
     Scenario("boot", "qemu", "mb1", cfg="boot.cfg",
              expect=[r"boot: Multiboot1", r"cpu: SVM revision \d+, \d+ ASIDs, features: NPT",
@@ -386,10 +417,6 @@ SCENARIOS = [
              modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
              marks=[("boot-to-init", r"NESTOR-LINUX: init reached")],
              expect=LINUX_L1_EXPECT, reject=[LINUX_TROUBLE, r"vm linux: vCPU \d+ shut down"]),
-    # Linux's KVM as L1 (issue 9, docs/linux-guests.md "KVM in L1"): the linux-l1 VM with
-    # nested SVM; /init loads kvm_amd nested=1, kvm-l2 runs real-mode and long-mode L2
-    # guests (CPUID + OUT loops, every OUT checked), interrupts KVM injects into L2
-    # (KVM_INTERRUPT through an interrupt window), then one L2 per vCPU in parallel.
     # Linux's own virtio drivers (virtio_mmio, virtio_blk, virtio_console,
     # virtio_net, loaded from the initramfs) on Nestor's devices.
     Scenario("linux-virtio", "qemu", "mb1", cfg="linux-virtio.cfg", timeout=400, needs="linux-guest",
@@ -406,36 +433,24 @@ SCENARIOS = [
                      r"vm linux ended: status 1 \(debug-exit port\)"],
              reject=[LINUX_TROUBLE, r"NESTOR-VIRTIO: FAIL",
                      r"vm linux: vCPU \d+ shut down"]),
-    # About one run in ten meets QEMU's spurious page faults (docs/emulators.md);
-    # those end in one of known_intermittent()'s signatures and run once more.
-    Scenario("linux-kvm", "qemu", "mb1", cfg="linux-kvm.cfg", timeout=600, needs="linux-guest",
-             modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
-             marks=[("boot-to-init", r"NESTOR-LINUX: init reached"),
-                    ("modules", r"NESTOR-KVM: modules loaded"),
-                    ("l2-done", r"NESTOR-KVM: L2 phase")],
-             expect=[r"\[linux\] NESTOR-LINUX: init reached, uname: \d+\.\d+\.\d+-\d+-cloud-amd64",
-                     r"\[linux\] NESTOR-LINUX: uptime [\d.]+ s, 2 CPUs online",
-                     r"\[linux\] .*kvm: Nested Virtualization enabled",
-                     r"\[linux\] .*SVM: kvm: Nested Paging enabled",
-                     r"\[linux\] NESTOR-KVM: modules loaded in [\d.]+ s: irqbypass kvm kvm_amd \(kvm_amd nested=1\), "
-                     r"/dev/kvm present",
-                     r"\[linux\] NESTOR-KVM: real-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
-                     r"\[linux\] NESTOR-KVM: long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
-                     r"\[linux\] NESTOR-KVM: long-mode L2 interrupts: 1000 interrupts injected \+ 1000 handled OK "
-                     r"\(1000 window exits\), [\d.]+ us/irq",
-                     r"vm linux: vCPU 0: nested SVM: .* INTR/NMI to L1 \([1-9]\d* deferred past an EVENTINJ\)",
-                     r"\[linux\] NESTOR-KVM: cpu0 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
-                     r"\[linux\] NESTOR-KVM: cpu1 long-mode L2: 5000 cpuid \+ 5000 pio OK, [\d.]+ us/iter",
-                     r"\[linux\] NESTOR-KVM: 2 CPUs, one long-mode L2 each, in parallel: OK",
-                     r"\[linux\] NESTOR-KVM: L2 phase [\d.]+ s, all cases passed",
-                     r"\[linux\] NESTOR-KVM: kvm-l2 exit status 0",
-                     r"\[linux\] NESTOR-KVM: phases \(L1 uptime\): boot to init [\d.]+ s, module load [\d.]+ s, "
-                     r"L2 guests [\d.]+ s",
-                     r"\[linux\] NESTOR-LINUX: done, ending the VM",
-                     r"vm linux ended: status 1 \(debug-exit port\)"],
-             reject=[LINUX_TROUBLE,
-                     r"\[linux\] NESTOR-KVM: FAIL",
-                     r"vm linux: vCPU \d+ shut down", r"VMEXIT_INVALID", r"(?m)^\[cpu\d+ [EW]\] "]),
+    # Linux's KVM as L1 (issue 9, docs/linux-guests.md "KVM in L1"): the linux-l1 VM with
+    # nested virtualization; /init loads kvm_amd (QEMU, nested SVM) or kvm_intel (Bochs,
+    # nested VMX) with nested=1, kvm-l2 runs real-mode and long-mode L2 guests (CPUID +
+    # OUT loops, every OUT checked), interrupts KVM injects into L2 (KVM_INTERRUPT
+    # through an interrupt window), then one L2 per vCPU in parallel.  About one QEMU
+    # run in ten meets QEMU's spurious page faults (docs/emulators.md); those end in
+    # one of known_intermittent()'s signatures and run once more.
+    *[Scenario("linux-kvm", emu, boot, cfg="linux-kvm.cfg", timeout=600 if emu == "qemu" else 1200,
+               needs="linux-guest",
+               modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
+               marks=[("boot-to-init", r"NESTOR-LINUX: init reached"),
+                      ("modules", r"NESTOR-KVM: modules loaded"),
+                      ("l2-done", r"NESTOR-KVM: L2 phase")],
+               expect=linux_kvm_expect(emu),
+               reject=[LINUX_TROUBLE,
+                       r"\[linux\] NESTOR-KVM: FAIL",
+                       r"vm linux: vCPU \d+ shut down", r"VMEXIT_INVALID", r"(?m)^\[cpu\d+ [EW]\] "])
+      for emu, boot in (("qemu", "mb1"), ("bochs", "mb2"))],
     # virtio-blk end to end (issue 7): the vblk guest on a 1 MiB RAM disk made by the
     # harness, both ring formats, EVENT_IDX, hostile driver moves; a read-only second device.
     *[Scenario("virtio-blk", emu, boot, cfg="vblk.cfg", timeout=180 if emu == "qemu" else 400,

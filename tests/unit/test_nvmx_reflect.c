@@ -323,6 +323,19 @@ static void test_exit_from_vmcs(void **state)
 	assert_int_equal(e.idt_info, 0x80000b0e);
 }
 
+/* A made-up external-interrupt/NMI exit for L1 waits until vmcs02's
+ * injection has been delivered (SDM 27.6, 28.2.4): with an event to
+ * inject, enter first.  Mirrors the SVM test. */
+static void test_pending_exit_after_injection(void **state)
+{
+	(void)state;
+	assert_int_equal(nvmx_pending_exit_when(0), NVMX_PENDING_EXIT_NOW);
+	assert_int_equal(nvmx_pending_exit_when((1u << 31) | 0x40), NVMX_PENDING_EXIT_AFTER_ENTRY);   /* INTR 0x40 */
+	assert_int_equal(nvmx_pending_exit_when((1u << 31) | (1u << 11) | (3u << 8) | 14),
+			 NVMX_PENDING_EXIT_AFTER_ENTRY);                                         /* #PF + error code */
+	assert_int_equal(nvmx_pending_exit_when(0x40), NVMX_PENDING_EXIT_NOW);           /* valid bit clear */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +348,7 @@ int main(void)
 		cmocka_unit_test_setup(test_msr, setup),
 		cmocka_unit_test_setup(test_caller_decided, setup),
 		cmocka_unit_test_setup(test_exit_from_vmcs, setup),
+		cmocka_unit_test(test_pending_exit_after_injection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,6 +152,11 @@ bool nvmx_l1_wants_nmi(const struct vmcs_image *vmcs12)
 	return (pin(vmcs12) & PIN_NMI) != 0;
 }
 
+enum nvmx_pending_exit nvmx_pending_exit_when(uint32_t entry_intr_info02)
+{
+	return (entry_intr_info02 & (1u << 31)) ? NVMX_PENDING_EXIT_AFTER_ENTRY : NVMX_PENDING_EXIT_NOW;
+}
+
 /* 25.6.3: "#PF causes a VM exit iff bit 14 of the exception bitmap is 1
  * and (PFEC & MASK) = MATCH, or bit 14 is 0 and (PFEC & MASK) != MATCH". */
 bool nvmx_l1_wants_exception(const struct vmcs_image *vmcs12, uint32_t intr_info,

@@ -115,4 +115,29 @@ bool nvmx_l1_wants_extint(const struct vmcs_image *vmcs12);
 /* ... an NMI for L1 (pin bit 3 "NMI exiting")? */
 bool nvmx_l1_wants_nmi(const struct vmcs_image *vmcs12);
 
+/*
+ * An external interrupt or NMI for L1 is pending, L1 exits on it, and L2
+ * is about to be entered on vmcs02: may L0 make up that VM exit for L1
+ * now?  Not while vmcs02's VM-entry interruption information holds an
+ * event -- the injection of L1's VM entry, or L0's re-injection after an
+ * exit it kept (an EPT violation of EPT02 during delivery).  The CPU
+ * delivers an injected event as part of VM entry, before the guest's
+ * first instruction (SDM 27.6), and recognizes an external interrupt or
+ * NMI only after that, at an instruction boundary; IDT-vectoring
+ * information is valid only for exits that happen *during* a delivery
+ * (28.2.4), which an external-interrupt or NMI exit cannot.  Linux's KVM
+ * treats an external-interrupt exit with valid IDT-vectoring information
+ * as an internal error (KVM_INTERNAL_ERROR_DELIVERY_EV).  The SVM side
+ * mirrors this (nsvm_pending_exit_when).
+ *   NVMX_PENDING_EXIT_NOW: nothing to inject; make up the exit now.
+ *   NVMX_PENDING_EXIT_AFTER_ENTRY: enter L2 so the event is delivered, with
+ *   a VMX-preemption timer of 0 (an exit before L2's first instruction,
+ *   after the injection: 26.7.4); the exit for L1 is made up after that.
+ */
+enum nvmx_pending_exit {
+	NVMX_PENDING_EXIT_NOW = 0,
+	NVMX_PENDING_EXIT_AFTER_ENTRY = 1,
+};
+enum nvmx_pending_exit nvmx_pending_exit_when(uint32_t entry_intr_info02);
+
 #endif

@@ -1242,6 +1242,17 @@ bool nvmx_before_run(struct vcpu *v, struct vm_exit *e)
 	struct nvmx_vcpu *n = nested_of(v);
 	if (!n->in_l2 || (!n->l1_exit_pending && !n->l1_nmi_pending))
 		return false;
+	/* An event vmcs02 injects is delivered before the exit
+	 * (exit_reflect.h): enter L2 with L0's timer set to expire at once, so
+	 * L2 exits right after the delivery and the exit for L1 is made up on
+	 * the next pass, with nothing left to report as IDT-vectoring
+	 * information. */
+	vmx_make_current(n->vmcs02_pa);
+	if (nvmx_pending_exit_when((uint32_t)vmcs_read(VMCS_ENTRY_INTR_INFO)) == NVMX_PENDING_EXIT_AFTER_ENTRY) {
+		v->run_until = rdtsc();
+		n->stats.exit_after_inj++;
+		return false;
+	}
 	struct nvmx_exit ex = { .reason = VMX_EXIT_EXTERNAL_INTERRUPT };
 	if (n->l1_nmi_pending) {
 		ex.reason = VMX_EXIT_EXCEPTION_NMI;
@@ -1257,15 +1268,6 @@ bool nvmx_before_run(struct vcpu *v, struct vm_exit *e)
 			ex.intr_info = INTR_VALID | (uint32_t)vec;
 	}
 	n->l1_nmi_pending = false;
-	vmx_make_current(n->vmcs02_pa);
-	/* An event L0 was about to inject into L2 is L1's to re-inject: it is
-	 * reported as IDT-vectoring information (27.2.4 / 28.2.4). */
-	uint32_t pending = (uint32_t)vmcs_read(VMCS_ENTRY_INTR_INFO);
-	if (pending & INTR_VALID) {
-		ex.idt_info = pending;
-		ex.idt_error = (uint32_t)vmcs_read(VMCS_ENTRY_EXCEPTION_ERROR_CODE);
-		vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
-	}
 	n->stats.intr_to_l1++;
 	vmexit_to_l1(v, n, &ex);
 	memset(e, 0, sizeof(*e));
@@ -1309,8 +1311,8 @@ void nvmx_report(struct vcpu *v)
 		return;
 	log_info("vm %s: vCPU %u: nested VMX: %lu VMX instructions, %lu VM entries (%lu fast, %lu VMfailValid, "
 		 "%lu entry-failure exits), %lu L2 exits to L1, %lu kept by L0, EPT02 %lu fills %lu zaps, "
-		 "%lu EPT exits to L1, %lu INTR/NMI to L1, %lu VPID02s assigned, %lu L2 VMREAD/VMWRITE on L1's shadow VMCS",
+		 "%lu EPT exits to L1, %lu INTR/NMI to L1 (%lu deferred past an injection), %lu VPID02s assigned, %lu L2 VMREAD/VMWRITE on L1's shadow VMCS",
 		 v->vm->cfg->name, v->index, t->insns, t->entries, t->fast_entries, t->entry_fail_valid, t->entry_fail_exit,
-		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1,
+		 t->reflected, t->l2_exits_l0, t->ept02_fills, t->ept02_zaps, t->ept_to_l1, t->intr_to_l1, t->exit_after_inj,
 		 t->vpid02_assigned, t->l2_shadow_vmcs);
 }

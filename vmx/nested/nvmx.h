@@ -56,6 +56,7 @@ struct nvmx_stats {
 	uint64_t reflected, l2_exits_l0;
 	uint64_t ept02_fills, ept_to_l1, ept02_zaps;
 	uint64_t intr_to_l1;
+	uint64_t exit_after_inj;                              /* of those: L2 entered first to deliver an injection */
 	uint64_t vpid02_assigned;                             /* VPID12s given a VPID02 */
 	uint64_t l2_shadow_vmcs;                              /* L2 VMREAD/VMWRITE done by L0 */
 };
