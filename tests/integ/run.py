@@ -70,7 +70,7 @@ COMMON_REJECT = [r"L0 EXCEPTION", r"L0 PANIC"]
 # access that raised #GP outside rdmsr_safe, a WARN() ("WARNING: CPU: n
 # PID: ..."; not the mitigation notes that start with "RETBleed: WARNING:"),
 # a stack dump, BUG() or an oops.
-LINUX_TROUBLE = r"\[linux\] .*(Kernel panic|unchecked MSR access|WARNING: CPU:|Call Trace|BUG:|Oops)"
+LINUX_TROUBLE = r"\[(linux|net-a|net-b)\] .*(Kernel panic|unchecked MSR access|WARNING: CPU:|Call Trace|BUG:|Oops)"
 # What /init of the busybox initramfs (tools/linux-guest/init) and the
 # kernel print on the way when Linux boots as L1, on either vendor.
 LINUX_L1_EXPECT = [
@@ -433,6 +433,21 @@ SCENARIOS = [
                      r"vm linux ended: status 1 \(debug-exit port\)"],
              reject=[LINUX_TROUBLE, r"NESTOR-VIRTIO: FAIL",
                      r"vm linux: vCPU \d+ shut down"]),
+    # Network traffic between two Linux VMs through Nestor's L0 switch: ping and a 0.9 MB
+    # TCP stream, every byte compared (docs/linux-guests.md, "Network traffic").
+    Scenario("linux-net", "qemu", "mb1", cfg="linux-net.cfg", timeout=400, needs="linux-guest",
+             modules=["build/linux-guest/vmlinuz", "build/linux-guest/initramfs.cpio"],
+             expect=[r"vm net-a: virtio-net@0xd0001000: MAC 52:54:00:12:34:56, switch port 0",
+                     r"vm net-b: virtio-net@0xd0001000: MAC 52:54:00:12:34:57, switch port 1",
+                     r"\[net-a\] NESTOR-NET: eth0 52:54:00:12:34:56 is 10\.0\.2\.1, peer 10\.0\.2\.2",
+                     r"\[net-b\] NESTOR-NET: eth0 52:54:00:12:34:57 is 10\.0\.2\.2, peer 10\.0\.2\.1",
+                     r"\[net-a\] NESTOR-NET: 10\.0\.2\.2 answers",
+                     r"\[net-a\] NESTOR-NET: ping: 200 packets transmitted, 200 packets received, 0% packet loss",
+                     r"\[net-a\] NESTOR-NET: sent 938895 bytes to 10\.0\.2\.2 in [\d.]+ s",
+                     r"\[net-b\] NESTOR-NET: received 938895 bytes from 10\.0\.2\.1, equal to the pattern",
+                     r"vm net-a ended: status 1 \(debug-exit port\)",
+                     r"vm net-b ended: status 1 \(debug-exit port\)"],
+             reject=[LINUX_TROUBLE, r"NESTOR-NET: FAIL", r"vm net-.: vCPU \d+ shut down"]),
     # Linux's KVM as L1 (issue 9, docs/linux-guests.md "KVM in L1"): the linux-l1 VM with
     # nested virtualization; /init loads kvm_amd (QEMU, nested SVM) or kvm_intel (Bochs,
     # nested VMX) with nested=1, kvm-l2 runs real-mode and long-mode L2 guests (CPUID +
