@@ -44,10 +44,12 @@ static bool advance(struct vcpu *v, const struct vm_exit *e)
 			return false;
 		}
 	}
-	v->rip += len;
-	/* A 16/32-bit guest's RIP wraps at its operand size; keep it in range. */
-	if (vcpu_ops->guest_cs_size(v) != 64)
-		v->rip &= 0xffffffffu;
+	/* A 16/32-bit guest's RIP wraps at its operand size; keep it in range
+	 * (asked only when the sum leaves the low 4 GiB, a rare event). */
+	uint64_t next = v->rip + len;
+	if (((next ^ v->rip) >> 32) && vcpu_ops->guest_cs_size(v) != 64)
+		next &= 0xffffffffu;
+	v->rip = next;
 	return true;
 }
 

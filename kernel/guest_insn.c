@@ -4,24 +4,30 @@
 #include "mm/gwalk.h"
 #include "arch/x86/cpu_caps.h"
 
+/* The paging registers of a code_regs read, as mm/gwalk.c wants them.
+ * Every field set: pdpte stays NULL, so PAE walks read the PDPTEs from
+ * guest memory rather than through a stray pointer. */
+static struct gwalk_regs walk_regs_of(const struct guest_code_regs *c)
+{
+	return (struct gwalk_regs){ .cr0 = c->cr0, .cr3 = c->cr3, .cr4 = c->cr4, .efer = c->efer,
+				    .maxphyaddr = cpu_caps.phys_bits };
+}
+
 void guest_walk_regs(struct vcpu *v, struct gwalk_regs *r)
 {
-	/* Every field set: pdpte stays NULL, so PAE walks read the PDPTEs
-	 * from guest memory rather than through a stray pointer. */
-	*r = (struct gwalk_regs){
-		.cr0 = vcpu_ops->get_cr(v, 0), .cr3 = vcpu_ops->get_cr(v, 3),
-		.cr4 = vcpu_ops->get_cr(v, 4), .efer = vcpu_ops->get_cr(v, VREG_EFER),
-		.maxphyaddr = cpu_caps.phys_bits,
-	};
+	struct guest_code_regs c;
+	vcpu_ops->code_regs(v, &c);
+	*r = walk_regs_of(&c);
 }
 
 /* One page at a time: a range may cross into a page mapped elsewhere. */
 static enum gva_result linear_copy(struct vcpu *v, uint64_t la, void *buf, size_t len,
 				   unsigned access, uint32_t *pf_error, uint64_t *fault_la)
 {
-	struct gwalk_regs regs;
-	guest_walk_regs(v, &regs);
-	if (vcpu_ops->guest_cpl(v) == 3)
+	struct guest_code_regs c;
+	vcpu_ops->code_regs(v, &c);
+	struct gwalk_regs regs = walk_regs_of(&c);
+	if (c.cpl == 3)
 		access |= GW_USER;
 	uint8_t *p = buf;
 	while (len) {
@@ -62,15 +68,15 @@ enum gva_result guest_linear_write(struct vcpu *v, uint64_t la, const void *buf,
 	return linear_copy(v, la, (void *)buf, len, GW_WRITE, pf_error, fault_la);
 }
 
-static uint64_t rip_linear(struct vcpu *v, unsigned bits)
+static uint64_t rip_linear(const struct vcpu *v, const struct guest_code_regs *c)
 {
-	uint64_t la = vcpu_ops->seg_base(v, 1) + v->rip;
-	return bits == 64 ? la : la & 0xffffffffu;
+	uint64_t la = c->cs_base + v->rip;
+	return c->cs_bits == 64 ? la : la & 0xffffffffu;
 }
 
 /* Is the cached code page still what a walk of la would give? */
 static bool fetch_cache_hit(const struct insn_fetch_cache *c, const struct vcpu *v,
-			    const struct gwalk_regs *r, bool user, uint64_t la)
+			    const struct guest_code_regs *r, bool user, uint64_t la)
 {
 	if (!c->valid || c->mem != v->mem || c->gen != gmem_generation(v->mem) ||
 	    c->la_page != (la & ~4095ull) || c->user != user || c->cr3 != r->cr3 ||
@@ -85,18 +91,26 @@ static bool fetch_cache_hit(const struct insn_fetch_cache *c, const struct vcpu 
 	return true;
 }
 
-/* Read len bytes (within one page) of code at la, through the cache. */
-static bool fetch_code(struct vcpu *v, uint64_t la, uint8_t *buf, unsigned len)
+/* A few bytes: a loop, not a call into the C library (the exit path). */
+static void copy_small(uint8_t *dst, const uint8_t *src, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		dst[i] = src[i];
+}
+
+/* Read len bytes (within one page) of code at la, through the cache;
+ * r: the guest's code registers, read once by the caller. */
+static bool fetch_code(struct vcpu *v, const struct guest_code_regs *r, uint64_t la,
+		       uint8_t *buf, unsigned len)
 {
 	/* one entry per level: L1's exits and L2's alternate in nested runs */
 	struct insn_fetch_cache *c = &v->fetch[v->mem->view != NULL];
-	struct gwalk_regs regs;
-	guest_walk_regs(v, &regs);
-	bool user = vcpu_ops->guest_cpl(v) == 3;
-	if (fetch_cache_hit(c, v, &regs, user, la)) {
-		memcpy(buf, c->page + (la & 4095), len);
+	bool user = r->cpl == 3;
+	if (fetch_cache_hit(c, v, r, user, la)) {
+		copy_small(buf, c->page + (la & 4095), len);
 		return true;
 	}
+	struct gwalk_regs regs = walk_regs_of(r);
 	struct gwalk_result w;
 	c->valid = false;
 	if (gwalk(v->mem, &regs, la, GW_FETCH | (user ? GW_USER : 0), &w) != GW_OK)
@@ -113,47 +127,54 @@ static bool fetch_code(struct vcpu *v, uint64_t la, uint8_t *buf, unsigned len)
 		c->ent[i] = gmem_ptr(v->mem, w.ent_gpa[i], w.ent_bytes, false);
 		c->val[i] = w.ent_val[i];
 		if (!c->ent[i])
-			return memcpy(buf, page + (la & 4095), len), true;  /* use, don't keep */
+			return copy_small(buf, page + (la & 4095), len), true;  /* use, don't keep */
 	}
 	c->valid = true;
-	memcpy(buf, page + (la & 4095), len);
+	copy_small(buf, page + (la & 4095), len);
 	return true;
 }
 
 unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned expect_len)
 {
 	uint8_t bytes[4];
-	unsigned bits = vcpu_ops->guest_cs_size(v);
-	uint64_t la = rip_linear(v, bits);
+	struct guest_code_regs r;
+	vcpu_ops->code_regs(v, &r);
+	uint64_t la = rip_linear(v, &r);
 	/* The opcode bytes never start with a prefix byte, so a match means no
 	 * prefixes: the length is exact (SDM vol. 2 2.1). */
 	if (expect_len <= sizeof(bytes) && (la & 4095) + expect_len <= 4096 &&
-	    fetch_code(v, la, bytes, expect_len) && !memcmp(bytes, expect, expect_len))
-		return expect_len;
+	    fetch_code(v, &r, la, bytes, expect_len)) {
+		unsigned i = 0;
+		while (i < expect_len && bytes[i] == expect[i])
+			i++;
+		if (i == expect_len)
+			return expect_len;
+	}
 	struct x86_insn insn;
 	return guest_decode_at_rip(v, &insn) ? 0 : insn.len;
 }
 
 int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn)
 {
-	unsigned bits = vcpu_ops->guest_cs_size(v);
-	enum x86_mode mode = bits == 64 ? X86_MODE_LONG64 : bits == 32 ? X86_MODE_PROT32
-			   : (vcpu_ops->get_cr(v, 0) & 1) ? X86_MODE_PROT16 : X86_MODE_REAL16;
-	uint64_t la = rip_linear(v, bits);
+	struct guest_code_regs r;
+	vcpu_ops->code_regs(v, &r);
+	enum x86_mode mode = r.cs_bits == 64 ? X86_MODE_LONG64 : r.cs_bits == 32 ? X86_MODE_PROT32
+			   : (r.cr0 & 1) ? X86_MODE_PROT16 : X86_MODE_REAL16;
+	uint64_t la = rip_linear(v, &r);
 	uint8_t bytes[15];
 	/* Fetch what is there: up to the end of the page first, the rest only
 	 * if the decoder asks for more (the next page may be unmapped). */
 	size_t first = 4096 - (la & 4095);
 	if (first > sizeof(bytes))
 		first = sizeof(bytes);
-	int r = guest_linear_read(v, la, bytes, first, GW_FETCH, NULL, NULL);
-	if (r)
-		return r;
+	int rr = guest_linear_read(v, la, bytes, first, GW_FETCH, NULL, NULL);
+	if (rr)
+		return rr;
 	int d = x86_decode(bytes, first, mode, insn);
 	if (d == -2 && first < sizeof(bytes)) {
-		r = guest_linear_read(v, la + first, bytes + first, sizeof(bytes) - first, GW_FETCH, NULL, NULL);
-		if (r)
-			return r;
+		rr = guest_linear_read(v, la + first, bytes + first, sizeof(bytes) - first, GW_FETCH, NULL, NULL);
+		if (rr)
+			return rr;
 		d = x86_decode(bytes, sizeof(bytes), mode, insn);
 	}
 	return d ? GVA_GP : 0;
@@ -162,6 +183,7 @@ int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn)
 bool guest_rip_at_hlt(struct vcpu *v)
 {
 	uint8_t op;
-	unsigned bits = vcpu_ops->guest_cs_size(v);
-	return fetch_code(v, rip_linear(v, bits), &op, 1) && op == 0xf4;
+	struct guest_code_regs r;
+	vcpu_ops->code_regs(v, &r);
+	return fetch_code(v, &r, rip_linear(v, &r), &op, 1) && op == 0xf4;
 }

@@ -48,6 +48,16 @@ struct vm_exit {
 struct vcpu;
 struct vm;
 
+/* Where the guest's code is: what fetching the instruction at CS:RIP
+ * needs (the paging registers, CS's base and size, CPL), read by the
+ * backend in one call on the exit path (kernel/guest_insn.c). */
+struct guest_code_regs {
+	uint64_t cr0, cr3, cr4, efer;  /* as get_cr returns them */
+	uint64_t cs_base;
+	unsigned cs_bits;              /* 16, 32, 64: as guest_cs_size */
+	int cpl;
+};
+
 /* What a backend provides (chosen at boot from CPUID). */
 struct vcpu_ops {
 	const char *name;
@@ -61,6 +71,7 @@ struct vcpu_ops {
 	bool (*guest_long_mode)(struct vcpu *v);       /* CS.L */
 	unsigned (*guest_cs_size)(struct vcpu *v);     /* 16, 32, 64 */
 	uint64_t (*seg_base)(struct vcpu *v, int seg); /* ES=0 CS SS DS FS GS */
+	void (*code_regs)(struct vcpu *v, struct guest_code_regs *c); /* the above, for fetches */
 	void (*inject_exception)(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 	void (*inject_irq)(struct vcpu *v, uint8_t vector); /* only when irq_window_open */
 	bool (*irq_window_open)(struct vcpu *v);       /* RFLAGS.IF and no interrupt shadow */

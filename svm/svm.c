@@ -177,8 +177,7 @@ static int svm_vcpu_create(struct vcpu *v)
 static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 {
 	uint64_t code = vm->ctl.exit_code, info1 = vm->ctl.exit_info1;
-	memset(e, 0, sizeof(*e));
-	e->reason = code;
+	*e = (struct vm_exit){ .reason = code };
 	switch (code) {
 	case SVM_EXIT_CPUID:
 		e->kind = EXIT_CPUID;
@@ -375,8 +374,24 @@ static unsigned svm_cs_size(struct vcpu *v)
 static uint64_t svm_seg_base(struct vcpu *v, int seg)
 {
 	struct vmcb_save *g = &vmcb_of(v)->save;
-	const struct vmcb_seg *segs[6] = { &g->es, &g->cs, &g->ss, &g->ds, &g->fs, &g->gs };
-	return seg >= 0 && seg < 6 ? segs[seg]->base : 0;
+	switch (seg) {
+	case 0: return g->es.base;
+	case 1: return g->cs.base;
+	case 2: return g->ss.base;
+	case 3: return g->ds.base;
+	case 4: return g->fs.base;
+	case 5: return g->gs.base;
+	default: return 0;
+	}
+}
+
+static void svm_code_regs(struct vcpu *v, struct guest_code_regs *c)
+{
+	const struct vmcb_save *g = &vmcb_of(v)->save;
+	*c = (struct guest_code_regs){
+		.cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = svm_get_cr(v, VREG_EFER),
+		.cs_base = g->cs.base, .cs_bits = svm_cs_size(v), .cpl = g->cpl,
+	};
 }
 
 static void svm_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
@@ -528,6 +543,7 @@ const struct vcpu_ops svm_ops = {
 	.guest_long_mode = svm_long_mode,
 	.guest_cs_size = svm_cs_size,
 	.seg_base = svm_seg_base,
+	.code_regs = svm_code_regs,
 	.inject_exception = svm_inject_exception,
 	.inject_irq = svm_inject_irq,
 	.irq_window_open = svm_irq_window_open,

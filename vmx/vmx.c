@@ -705,6 +705,18 @@ static uint64_t vmx_seg_base(struct vcpu *v, int seg)
 	return seg >= 0 && seg < 6 ? vmcs_read(segs[seg].base) : 0;
 }
 
+static void vmx_code_regs(struct vcpu *v, struct guest_code_regs *c)
+{
+	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
+	uint64_t cr0 = vmx_get_cr(v, 0), ar = vmcs_read(VMCS_GUEST_CS_AR);
+	*c = (struct guest_code_regs){
+		.cr0 = cr0, .cr3 = vmcs_read(VMCS_GUEST_CR3), .cr4 = vmx_get_cr(v, 4),
+		.efer = vmcs_read(VMCS_GUEST_IA32_EFER), .cs_base = vmcs_read(VMCS_GUEST_CS_BASE),
+		.cs_bits = !(cr0 & CR0_PE) ? 16 : (ar >> 13) & 1 ? 64 : (ar >> 14) & 1 ? 32 : 16,
+		.cpl = (int)((vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3),   /* as vmx_guest_cpl */
+	};
+}
+
 static void vmx_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 {
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
@@ -863,6 +875,7 @@ const struct vcpu_ops vmx_ops = {
 	.guest_long_mode = vmx_long_mode,
 	.guest_cs_size = vmx_cs_size,
 	.seg_base = vmx_seg_base,
+	.code_regs = vmx_code_regs,
 	.inject_exception = vmx_inject_exception,
 	.inject_irq = vmx_inject_irq,
 	.irq_window_open = vmx_irq_window_open,

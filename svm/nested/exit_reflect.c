@@ -80,7 +80,7 @@ const struct nsvm_exit_class nsvm_exit_classes[] = {
 };
 const unsigned nsvm_exit_class_count = sizeof(nsvm_exit_classes) / sizeof(nsvm_exit_classes[0]);
 
-const struct nsvm_exit_class *nsvm_exit_class_of(uint64_t code)
+static const struct nsvm_exit_class *class_scan(uint64_t code)
 {
 	for (unsigned i = 0; i < nsvm_exit_class_count; i++) {
 		const struct nsvm_exit_class *c = &nsvm_exit_classes[i];
@@ -89,6 +89,35 @@ const struct nsvm_exit_class *nsvm_exit_class_of(uint64_t code)
 			return c;
 	}
 	return NULL;
+}
+
+/* Every exit of L2 looks its code up: codes below 100h (all but NPF,
+ * AVIC and VMEXIT_INVALID) in O(1), through the index of the first row
+ * covering each (+1; 0: none), built from the table on first use.  Two
+ * CPUs building it at once write the same bytes; a reader uses it only
+ * once a whole build is published. */
+static uint8_t class_index[0x100];
+static bool class_index_ready;
+
+static void class_index_build(void)
+{
+	for (unsigned code = 0; code < 0x100; code++) {
+		const struct nsvm_exit_class *c = class_scan(code);
+		class_index[code] = c ? (uint8_t)(c - nsvm_exit_classes + 1) : 0;
+	}
+	__atomic_store_n(&class_index_ready, true, __ATOMIC_RELEASE);
+}
+
+const struct nsvm_exit_class *nsvm_exit_class_of(uint64_t code)
+{
+	_Static_assert(sizeof(nsvm_exit_classes) / sizeof(nsvm_exit_classes[0]) < 0xff,
+		       "class_index holds a row number in a byte");
+	if (code >= 0x100)
+		return class_scan(code);
+	if (!__atomic_load_n(&class_index_ready, __ATOMIC_ACQUIRE))
+		class_index_build();
+	unsigned i = class_index[code];
+	return i ? &nsvm_exit_classes[i - 1] : NULL;
 }
 
 static uint32_t icpt_word(const struct vmcb_control *c, unsigned w)
@@ -194,11 +223,10 @@ enum nsvm_pending_exit nsvm_pending_exit_when(const struct vmcb_control *c02)
 	return (c02->event_inj & NSVM_EVT_V) ? NSVM_PENDING_EXIT_AFTER_ENTRY : NSVM_PENDING_EXIT_NOW;
 }
 
-bool nsvm_l1_intercepts(const struct vmcb_control *c12, const struct gmem *l1,
-			const struct nsvm_exit *e)
+/* Does L1 intercept e, whose class (the table row) is c? */
+static bool class_intercepted(const struct vmcb_control *c12, const struct gmem *l1,
+			      const struct nsvm_exit *e, const struct nsvm_exit_class *c)
 {
-	const struct nsvm_exit_class *c = nsvm_exit_class_of(e->code);
-
 	if (c == NULL)
 		return false;
 	switch (c->rule) {
@@ -221,6 +249,12 @@ bool nsvm_l1_intercepts(const struct vmcb_control *c12, const struct gmem *l1,
 	}
 }
 
+bool nsvm_l1_intercepts(const struct vmcb_control *c12, const struct gmem *l1,
+			const struct nsvm_exit *e)
+{
+	return class_intercepted(c12, l1, e, nsvm_exit_class_of(e->code));
+}
+
 enum nsvm_exit_owner nsvm_reflect_exit(const struct vmcb_control *c12, const struct gmem *l1,
 				       const struct nsvm_exit *e,
 				       const struct nsvm_exit_class **cls)
@@ -239,6 +273,6 @@ enum nsvm_exit_owner nsvm_reflect_exit(const struct vmcb_control *c12, const str
 	case NSVM_RULE_INVALID:
 		return NSVM_TO_L1;
 	default:
-		return nsvm_l1_intercepts(c12, l1, e) ? NSVM_TO_L1 : NSVM_TO_L0;
+		return class_intercepted(c12, l1, e, c) ? NSVM_TO_L1 : NSVM_TO_L0;
 	}
 }

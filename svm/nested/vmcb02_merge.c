@@ -278,8 +278,7 @@ const unsigned nsvm_vmrun_span_count = sizeof(nsvm_vmrun_spans) / sizeof(nsvm_vm
 void nsvm_vmrun_copy(struct vmcb *v12, const uint8_t *page)
 {
 	for (unsigned i = 0; i < nsvm_vmrun_span_count; i++) {
-		const struct nsvm_span *s = &nsvm_vmrun_spans[i];
-		memcpy((uint8_t *)v12 + s->off, page + s->off, s->len);
+		nsvm_span_copy((uint8_t *)v12, page, &nsvm_vmrun_spans[i]);
 	}
 }
 
@@ -292,10 +291,7 @@ int nsvm_vmexit_writeback(const struct gmem *l1, uint64_t gpa, const struct vmcb
 	if (page == NULL)
 		return -1;
 	/* One RAM page: one lookup, then plain stores of each range. */
-	for (unsigned i = 0; i < nsvm_vmexit_span_count; i++) {
-		const struct nsvm_span *s = &nsvm_vmexit_spans[i];
-
-		memcpy(page + s->off, (const uint8_t *)v12 + s->off, s->len);
-	}
+	for (unsigned i = 0; i < nsvm_vmexit_span_count; i++)
+		nsvm_span_copy(page, (const uint8_t *)v12, &nsvm_vmexit_spans[i]);
 	return 0;
 }

@@ -55,6 +55,7 @@
 
 #include "mm/gmem.h"
 #include "svm/vmcb.h"
+#include "svm/nested/vmcb_span.h"
 #include "svm/nested/nsvm_arch.h"
 
 /* The six intercept words (enum nsvm_icpt_word order). */
@@ -145,9 +146,6 @@ void nsvm_vmexit_l1_state(struct vmcb *v01, const struct vmcb *v02);
 /* The byte ranges of a VMCB that #VMEXIT writes (a table), and the store
  * of just those ranges of v12 into L1 memory at gpa.  Returns 0, or -1 if
  * some range is not L1 RAM (then nothing was written). */
-struct nsvm_span {
-	uint16_t off, len;
-};
 extern const struct nsvm_span nsvm_vmexit_spans[];
 extern const unsigned nsvm_vmexit_span_count;
 /* The byte ranges of a VMCB that VMRUN reads, and the copy of just those

@@ -86,8 +86,7 @@ uint32_t nsvm_clean_apply(struct vmcb *v12, const struct nsvm_vmcb12_cache *cach
 			continue;
 		}
 		for (unsigned i = 0; i < g->nspans; i++)
-			memcpy((uint8_t *)v12 + g->spans[i].off,
-			       (const uint8_t *)&cache->v + g->spans[i].off, g->spans[i].len);
+			nsvm_span_copy((uint8_t *)v12, (const uint8_t *)&cache->v, &g->spans[i]);
 	}
 	return dirty;
 }
@@ -101,8 +100,7 @@ void nsvm_clean_store(struct nsvm_vmcb12_cache *cache, uint64_t gpa, const struc
 	for (unsigned b = 0; b < NSVM_CLEAN_GROUPS; b++) {
 		const struct nsvm_clean_group *g = &nsvm_clean_table[b];
 		for (unsigned i = 0; i < g->nspans; i++)
-			memcpy((uint8_t *)&cache->v + g->spans[i].off, (const uint8_t *)v12 + g->spans[i].off,
-			       g->spans[i].len);
+			nsvm_span_copy((uint8_t *)&cache->v, (const uint8_t *)v12, &g->spans[i]);
 	}
 }
 

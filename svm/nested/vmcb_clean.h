@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "svm/vmcb.h"
+#include "svm/nested/vmcb_span.h"
 
 /* Clean-field bits (APM figure 15-4). */
 enum nsvm_clean_bit {
@@ -65,15 +66,11 @@ enum nsvm_clean_bit {
 
 #define NSVM_CLEAN_ALL ((1u << NSVM_CLEAN_GROUPS) - 1)
 
-struct nsvm_clean_span {
-	uint16_t off, len;      /* byte range of struct vmcb */
-};
-
 struct nsvm_clean_group {
 	uint8_t bit;            /* == index in the table */
 	const char *name;       /* "CRx" */
 	uint8_t nspans;
-	struct nsvm_clean_span spans[4];
+	struct nsvm_span spans[4];
 };
 
 extern const struct nsvm_clean_group nsvm_clean_table[NSVM_CLEAN_GROUPS];

@@ -312,9 +312,33 @@ static void test_msr(void **state)
 	assert_int_equal(msr(0x11, false), L1);
 }
 
+/* The O(1) lookup gives, for every code, the first row that covers it,
+ * as a scan of the table does ("the first row that covers a code wins"). */
+static void test_class_lookup_is_first_row(void **state)
+{
+	(void)state;
+	uint64_t codes[0x500 + 3];
+	unsigned n = 0;
+	for (uint64_t c = 0; c < 0x500; c++)
+		codes[n++] = c;
+	codes[n++] = NSVM_EXIT_INVALID;
+	codes[n++] = (uint64_t)-2;
+	codes[n++] = 0x100000052ull;   /* a #MC code with high bits: not 0x52 */
+	for (unsigned k = 0; k < n; k++) {
+		const struct nsvm_exit_class *want = NULL;
+		for (unsigned i = 0; i < nsvm_exit_class_count && !want; i++)
+			if (codes[k] >= nsvm_exit_classes[i].first && codes[k] <= nsvm_exit_classes[i].last)
+				want = &nsvm_exit_classes[i];
+		assert_ptr_equal(nsvm_exit_class_of(codes[k]), want);
+	}
+	/* #MC (52h) is its own row, in front of the exception range */
+	assert_int_equal(nsvm_exit_class_of(0x52)->rule, NSVM_RULE_L0_FIRST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_class_lookup_is_first_row),
 		cmocka_unit_test_setup(test_table, setup),
 		cmocka_unit_test_setup(test_cr_dr, setup),
 		cmocka_unit_test_setup(test_exceptions, setup),
