@@ -98,18 +98,12 @@ static void copy_small(uint8_t *dst, const uint8_t *src, unsigned len)
 		dst[i] = src[i];
 }
 
-/* Read len bytes (within one page) of code at la, through the cache;
- * r: the guest's code registers, read once by the caller. */
-static bool fetch_code(struct vcpu *v, const struct guest_code_regs *r, uint64_t la,
-		       uint8_t *buf, unsigned len)
+/* The cache missed: walk, read, and keep the walk for next time.  Out of
+ * line, so that the hit below needs no room for a walk's result. */
+static __attribute__((noinline)) bool fetch_code_walk(struct vcpu *v, const struct guest_code_regs *r,
+						      struct insn_fetch_cache *c, bool user, uint64_t la,
+						      uint8_t *buf, unsigned len)
 {
-	/* one entry per level: L1's exits and L2's alternate in nested runs */
-	struct insn_fetch_cache *c = &v->fetch[v->mem->view != NULL];
-	bool user = r->cpl == 3;
-	if (fetch_cache_hit(c, v, r, user, la)) {
-		copy_small(buf, c->page + (la & 4095), len);
-		return true;
-	}
 	struct gwalk_regs regs = walk_regs_of(r);
 	struct gwalk_result w;
 	c->valid = false;
@@ -132,6 +126,21 @@ static bool fetch_code(struct vcpu *v, const struct guest_code_regs *r, uint64_t
 	c->valid = true;
 	copy_small(buf, page + (la & 4095), len);
 	return true;
+}
+
+/* Read len bytes (within one page) of code at la, through the cache;
+ * r: the guest's code registers, read once by the caller. */
+static inline bool fetch_code(struct vcpu *v, const struct guest_code_regs *r, uint64_t la,
+			      uint8_t *buf, unsigned len)
+{
+	/* one entry per level: L1's exits and L2's alternate in nested runs */
+	struct insn_fetch_cache *c = &v->fetch[v->mem->view != NULL];
+	bool user = r->cpl == 3;
+	if (fetch_cache_hit(c, v, r, user, la)) {
+		copy_small(buf, c->page + (la & 4095), len);
+		return true;
+	}
+	return fetch_code_walk(v, r, c, user, la, buf, len);
 }
 
 unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned expect_len)
