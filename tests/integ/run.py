@@ -656,10 +656,12 @@ def post_checks(sc, d, serial):
     return problems
 
 
-def run_emulator(cmd, timeout, cwd, serial, marks=()):
+def run_emulator(cmd, timeout, cwd, serial, marks=(), stop=None):
     """Run an emulator to its end: (exit status, output bytes, {label: s}).
     With marks ((label, regex) pairs) the serial log is polled every 20 ms and
     the seconds from the start to each regex's first appearance recorded.
+    With stop (a mark's label) the emulator is killed once that mark is seen:
+    for a guest that cannot end its machine (Linux alone on Bochs).
     Raises subprocess.TimeoutExpired (output in .stdout), like subprocess.run."""
     if not marks:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -681,6 +683,10 @@ def run_emulator(cmd, timeout, cwd, serial, marks=()):
                 if label not in seen and re.search(rx, window):
                     seen[label] = now
             carry = window[window.rfind("\n") + 1:]   # a line still being written
+            if stop in seen and not done:
+                p.kill()
+                p.wait()
+                done = True
             if done:
                 break
             if now > timeout:
@@ -934,6 +940,11 @@ def run_bench(only=None):
         if not figures:
             return 1
         results += figures
+    if not only or "linux-kvm-vmx" in only.split(","):
+        figures = bench_linux_kvm_vmx()
+        if not figures:
+            return 1
+        results += figures
     for name, value, unit in results:
         print(f"BENCH {name} {value} {unit}")
     # one table (operation x level x vendor), build/bench/bench.csv and .svg
@@ -1147,6 +1158,89 @@ def bench_linux_kvm():
             out.append((f"svm_linux_kvm_l2_{case}_nestor_vs_qemu_l0", f"{nestor[case] / native[case]:.2f}", "x"))
         elif case in nestor:
             print(f"bench (linux-kvm): QEMU's own SVM did not finish the {case} case in 180 s")
+    return out
+
+
+def bochs_linux_native_cmd(d, serial, cmdline):
+    """Bochs booting the Linux guest itself: GRUB's `linux` and `initrd`
+    from a CD, the same CPU model, memory and clock as Nestor's runs."""
+    iso_root = os.path.join(d, "iso")
+    os.makedirs(os.path.join(iso_root, "boot", "grub"))
+    for f in ("vmlinuz", "initramfs.cpio"):
+        shutil.copy(os.path.join(BUILD, "linux-guest", f), os.path.join(iso_root, "boot", f))
+    with open(os.path.join(iso_root, "boot", "grub", "grub.cfg"), "w") as fh:
+        fh.write("set timeout=0\nset default=0\nmenuentry linux {\n"
+                 f"  linux /boot/vmlinuz {cmdline}\n  initrd /boot/initramfs.cpio\n  boot\n}}\n")
+    iso = os.path.join(d, "linux.iso")
+    r = sh(["grub-mkrescue", "-o", iso, iso_root])
+    if r.returncode != 0:
+        raise RuntimeError("grub-mkrescue failed:\n" + r.stdout[-2000:])
+    with open(os.path.join(d, "bochs.rc"), "w") as fh:
+        fh.write("c\nquit\n")
+    with open(os.path.join(d, "bochsrc"), "w") as fh:
+        fh.write(f"""megs: 512
+cpu: model=corei7_skylake_x, count=2, ips=10000000, reset_on_triple_fault=0
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+ata0-master: type=cdrom, path={iso}, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev={serial}
+display_library: rfb, options="timeout=0"
+sound: driver=dummy
+speaker: enabled=0
+log: {os.path.join(d, 'bochs.log')}
+panic: action=fatal
+error: action=report
+clock: sync=none, time0=1
+""")
+    return ["bochs", "-q", "-f", os.path.join(d, "bochsrc"), "-rc", os.path.join(d, "bochs.rc")]
+
+
+def bench_linux_kvm_vmx():
+    """The same on Bochs (docs/linux-guests.md, "Linux on Intel VMX"):
+    kvm_intel in L1 with Nestor's nested VMX as L0 (the linux-kvm@bochs
+    scenario), then Linux booted by Bochs itself (GRUB), whose own VMX is
+    L0.  Bochs's TSC counts instructions (ips=10,000,000, clock sync=none)
+    and both Linuxes take their TSC frequency from tsc_early_khz, so the
+    "µs" kvm-l2 prints are instruction counts / 10 in both runs: the ratio
+    is one of instructions, not of the host's load."""
+    sc = next(s for s in SCENARIOS if s.name == "linux-kvm" and s.emulator == "bochs")
+    d = os.path.join(WORK, "bench-linux-kvm-bochs")
+    serial = fresh_run_dir(d)
+    cmd, _ = run_bochs(sc, d, serial)
+    try:
+        run_emulator(cmd, sc.timeout, d, serial)
+    except subprocess.TimeoutExpired:
+        pass
+    with open(serial, errors="replace") as fh:
+        log = fh.read()
+    m = re.search(r"vm linux: Linux command line: (.*)", log)
+    nestor = {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, log))}
+    if not m or not nestor:
+        print("bench (linux-kvm, Bochs, under Nestor): no kvm-l2 figures; serial tail:")
+        print("\n".join(log.strip().splitlines()[-15:]))
+        return None
+    nd = os.path.join(WORK, "bench-linux-kvm-bochs-native")
+    nserial = fresh_run_dir(nd)
+    ncmd = bochs_linux_native_cmd(nd, nserial, m.group(1).strip())
+    try:   # Linux alone cannot end Bochs's machine: stop at kvm-l2's end
+        run_emulator(ncmd, sc.timeout, nd, nserial, [("end", r"NESTOR-KVM: kvm-l2 exit status")], stop="end")
+    except subprocess.TimeoutExpired:
+        pass
+    with open(nserial, errors="replace") as fh:
+        nlog = fh.read()
+    native = {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, nlog))}
+    out = []
+    for case, _ in KVM_CASES:
+        unit = "us/irq" if case.endswith("irq") else "us/iter"
+        if case in nestor:
+            out.append((f"vmx_linux_kvm_l2_{case}_us", nestor[case], unit))
+        if case in native:
+            out.append((f"vmx_linux_kvm_l2_{case}_us_bochs_l0", native[case], unit))
+        if case in nestor and case in native:
+            out.append((f"vmx_linux_kvm_l2_{case}_nestor_vs_bochs_l0", f"{nestor[case] / native[case]:.2f}", "x"))
+        elif case in nestor:
+            print(f"bench (linux-kvm): Bochs's own VMX did not finish the {case} case")
     return out
 
 
