@@ -595,29 +595,41 @@ def run_qemu(sc, d, serial):
 
 
 def run_bochs(sc, d, serial):
-    files = stage(sc, d)
+    files = {"nestor.elf": ELF, **{f: os.path.join(d, f) for f in stage(sc, d)}}
+    entry = [f"multiboot2 /boot/nestor.elf {('exit=bochs ' + sc.cmdline).strip()}"]
+    entry += [f"module2 /boot/{f} {f}" for f in files if f != "nestor.elf"]
+    iso = grub_cd(d, "nestor.iso", files, entry)
+    return bochs_cmd(d, sc.memory_mb, sc.cpus, iso, serial), {BOCHS_PASS: "PASS", BOCHS_FAIL: "FAIL"}
+
+
+def grub_cd(d, name, files, entry):
+    """A GRUB CD image d/name: files ({name: path}) under /boot, and one
+    menu entry of the given commands, booted at once."""
     iso_root = os.path.join(d, "iso")
     os.makedirs(os.path.join(iso_root, "boot", "grub"))
-    shutil.copy(ELF, os.path.join(iso_root, "boot", "nestor.elf"))
-    lines = ["set timeout=0", "set default=0", "menuentry nestor {",
-             f"  multiboot2 /boot/nestor.elf {('exit=bochs ' + sc.cmdline).strip()}"]
-    for f in files:
-        shutil.copy(os.path.join(d, f), os.path.join(iso_root, "boot", f))
-        lines.append(f"  module2 /boot/{f} {f}")
-    lines += ["  boot", "}"]
+    for f, src in files.items():
+        shutil.copy(src, os.path.join(iso_root, "boot", f))
+    lines = ["set timeout=0", "set default=0", "menuentry boot {"] + [f"  {c}" for c in entry] + ["  boot", "}"]
     with open(os.path.join(iso_root, "boot", "grub", "grub.cfg"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
-    iso = os.path.join(d, "nestor.iso")
+    iso = os.path.join(d, name)
     r = sh(["grub-mkrescue", "-o", iso, iso_root])
     if r.returncode != 0:
         raise RuntimeError("grub-mkrescue failed:\n" + r.stdout[-2000:])
+    return iso
+
+
+def bochs_cmd(d, megs, cpus, iso, serial):
+    """Bochs booting iso (a CD) with its serial port in a file: its bochsrc,
+    and an rc file that starts the machine and quits the debugger at the end.
+    The TSC counts instructions (clock sync=none), so runs repeat."""
     rc = os.path.join(d, "bochs.rc")
     with open(rc, "w") as fh:
         fh.write("c\nquit\n")
     bochsrc = os.path.join(d, "bochsrc")
     with open(bochsrc, "w") as fh:
-        fh.write(f"""megs: {sc.memory_mb}
-cpu: model=corei7_skylake_x, count={sc.cpus}, ips=10000000, reset_on_triple_fault=0
+        fh.write(f"""megs: {megs}
+cpu: model=corei7_skylake_x, count={cpus}, ips=10000000, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path={iso}, status=inserted
@@ -631,8 +643,7 @@ panic: action=fatal
 error: action=report
 clock: sync=none, time0=1
 """)
-    cmd = ["bochs", "-q", "-f", bochsrc, "-rc", rc]
-    return cmd, {BOCHS_PASS: "PASS", BOCHS_FAIL: "FAIL"}
+    return ["bochs", "-q", "-f", bochsrc, "-rc", rc]
 
 
 def post_checks(sc, d, serial):
@@ -1132,7 +1143,7 @@ def bench_linux_kvm():
     with open(serial, errors="replace") as fh:
         log = fh.read()
     m = re.search(r"vm linux: Linux command line: (.*)", log)
-    nestor = {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, log))}
+    nestor = kvm_l2_figures(log)
     if not m or not nestor:
         print("bench (linux-kvm, under Nestor): no kvm-l2 figures; serial tail:")
         print("\n".join(log.strip().splitlines()[-15:]))
@@ -1146,54 +1157,39 @@ def bench_linux_kvm():
         pass
     with open(nserial, errors="replace") as fh:
         nlog = fh.read()
-    native = {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, nlog))}
+    return kvm_l2_comparison("svm", "qemu_l0", "QEMU's own SVM", kvm_l2_figures(nlog), nestor)
+
+
+def kvm_l2_figures(log):
+    """kvm-l2's figures in a serial log: {case: microseconds}."""
+    return {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, log))}
+
+
+def kvm_l2_comparison(vendor, other, other_name, native, nestor):
+    """BENCH figures of kvm-l2 under Nestor, under the emulator's own
+    virtualization (named by `other`), and their ratio; a case the
+    emulator alone did not finish is said, not reported."""
     out = []
     for case, _ in KVM_CASES:
         unit = "us/irq" if case.endswith("irq") else "us/iter"
+        name = f"{vendor}_linux_kvm_l2_{case}"
         if case in nestor:
-            out.append((f"svm_linux_kvm_l2_{case}_us", nestor[case], unit))
+            out.append((f"{name}_us", nestor[case], unit))
         if case in native:
-            out.append((f"svm_linux_kvm_l2_{case}_us_qemu_l0", native[case], unit))
+            out.append((f"{name}_us_{other}", native[case], unit))
         if case in nestor and case in native:
-            out.append((f"svm_linux_kvm_l2_{case}_nestor_vs_qemu_l0", f"{nestor[case] / native[case]:.2f}", "x"))
+            out.append((f"{name}_nestor_vs_{other}", f"{nestor[case] / native[case]:.2f}", "x"))
         elif case in nestor:
-            print(f"bench (linux-kvm): QEMU's own SVM did not finish the {case} case in 180 s")
+            print(f"bench (linux-kvm): {other_name} did not finish the {case} case")
     return out
 
 
 def bochs_linux_native_cmd(d, serial, cmdline):
     """Bochs booting the Linux guest itself: GRUB's `linux` and `initrd`
     from a CD, the same CPU model, memory and clock as Nestor's runs."""
-    iso_root = os.path.join(d, "iso")
-    os.makedirs(os.path.join(iso_root, "boot", "grub"))
-    for f in ("vmlinuz", "initramfs.cpio"):
-        shutil.copy(os.path.join(BUILD, "linux-guest", f), os.path.join(iso_root, "boot", f))
-    with open(os.path.join(iso_root, "boot", "grub", "grub.cfg"), "w") as fh:
-        fh.write("set timeout=0\nset default=0\nmenuentry linux {\n"
-                 f"  linux /boot/vmlinuz {cmdline}\n  initrd /boot/initramfs.cpio\n  boot\n}}\n")
-    iso = os.path.join(d, "linux.iso")
-    r = sh(["grub-mkrescue", "-o", iso, iso_root])
-    if r.returncode != 0:
-        raise RuntimeError("grub-mkrescue failed:\n" + r.stdout[-2000:])
-    with open(os.path.join(d, "bochs.rc"), "w") as fh:
-        fh.write("c\nquit\n")
-    with open(os.path.join(d, "bochsrc"), "w") as fh:
-        fh.write(f"""megs: 512
-cpu: model=corei7_skylake_x, count=2, ips=10000000, reset_on_triple_fault=0
-romimage: file=/usr/share/bochs/BIOS-bochs-latest
-vgaromimage: file=/usr/share/vgabios/vgabios.bin
-ata0-master: type=cdrom, path={iso}, status=inserted
-boot: cdrom
-com1: enabled=1, mode=file, dev={serial}
-display_library: rfb, options="timeout=0"
-sound: driver=dummy
-speaker: enabled=0
-log: {os.path.join(d, 'bochs.log')}
-panic: action=fatal
-error: action=report
-clock: sync=none, time0=1
-""")
-    return ["bochs", "-q", "-f", os.path.join(d, "bochsrc"), "-rc", os.path.join(d, "bochs.rc")]
+    files = {f: os.path.join(BUILD, "linux-guest", f) for f in ("vmlinuz", "initramfs.cpio")}
+    iso = grub_cd(d, "linux.iso", files, [f"linux /boot/vmlinuz {cmdline}", "initrd /boot/initramfs.cpio"])
+    return bochs_cmd(d, 512, 2, iso, serial)
 
 
 def bench_linux_kvm_vmx():
@@ -1215,7 +1211,7 @@ def bench_linux_kvm_vmx():
     with open(serial, errors="replace") as fh:
         log = fh.read()
     m = re.search(r"vm linux: Linux command line: (.*)", log)
-    nestor = {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, log))}
+    nestor = kvm_l2_figures(log)
     if not m or not nestor:
         print("bench (linux-kvm, Bochs, under Nestor): no kvm-l2 figures; serial tail:")
         print("\n".join(log.strip().splitlines()[-15:]))
@@ -1229,19 +1225,7 @@ def bench_linux_kvm_vmx():
         pass
     with open(nserial, errors="replace") as fh:
         nlog = fh.read()
-    native = {k: float(x.group(1)) for k, rx in KVM_CASES if (x := re.search(r"NESTOR-KVM: " + rx, nlog))}
-    out = []
-    for case, _ in KVM_CASES:
-        unit = "us/irq" if case.endswith("irq") else "us/iter"
-        if case in nestor:
-            out.append((f"vmx_linux_kvm_l2_{case}_us", nestor[case], unit))
-        if case in native:
-            out.append((f"vmx_linux_kvm_l2_{case}_us_bochs_l0", native[case], unit))
-        if case in nestor and case in native:
-            out.append((f"vmx_linux_kvm_l2_{case}_nestor_vs_bochs_l0", f"{nestor[case] / native[case]:.2f}", "x"))
-        elif case in nestor:
-            print(f"bench (linux-kvm): Bochs's own VMX did not finish the {case} case")
-    return out
+    return kvm_l2_comparison("vmx", "bochs_l0", "Bochs's own VMX", kvm_l2_figures(nlog), nestor)
 
 
 def main():
