@@ -17,25 +17,23 @@
 #define VEC_UD 6
 
 /* The opcode bytes of the instruction behind each exit kind that needs
- * its length (SDM vol. 2 / APM vol. 3 opcode tables). */
-static const struct { enum exit_kind kind; uint8_t len; uint8_t op[3]; } exit_opcodes[] = {
-	{ EXIT_CPUID, 2, { 0x0f, 0xa2 } },
-	{ EXIT_MSR_READ, 2, { 0x0f, 0x32 } },
-	{ EXIT_MSR_WRITE, 2, { 0x0f, 0x30 } },
-	{ EXIT_HLT, 1, { 0xf4 } },
-	{ EXIT_INVD, 2, { 0x0f, 0x08 } },
+ * its length (SDM vol. 2 / APM vol. 3 opcode tables), by kind; the
+ * hypercall's depends on the vendor (VMMCALL 0F 01 D9, VMCALL 0F 01 C1). */
+static const struct { uint8_t len; uint8_t op[3]; } exit_opcodes[EXIT_KIND_COUNT] = {
+	[EXIT_CPUID] = { 2, { 0x0f, 0xa2 } },
+	[EXIT_MSR_READ] = { 2, { 0x0f, 0x32 } },
+	[EXIT_MSR_WRITE] = { 2, { 0x0f, 0x30 } },
+	[EXIT_HLT] = { 1, { 0xf4 } },
+	[EXIT_INVD] = { 2, { 0x0f, 0x08 } },
 };
 
 static bool advance(struct vcpu *v, const struct vm_exit *e)
 {
 	unsigned len = e->insn_len;
 	if (!len) {
-		const uint8_t *op = NULL;
-		unsigned op_len = 0;
 		static const uint8_t vmmcall[3] = { 0x0f, 0x01, 0xd9 }, vmcall[3] = { 0x0f, 0x01, 0xc1 };
-		for (unsigned i = 0; i < sizeof(exit_opcodes) / sizeof(exit_opcodes[0]); i++)
-			if (exit_opcodes[i].kind == e->kind)
-				op = exit_opcodes[i].op, op_len = exit_opcodes[i].len;
+		const uint8_t *op = exit_opcodes[e->kind].op;
+		unsigned op_len = exit_opcodes[e->kind].len;
 		if (e->kind == EXIT_HYPERCALL)
 			op = vcpu_ops == &svm_ops ? vmmcall : vmcall, op_len = 3;
 		len = guest_exiting_insn_len(v, op, op_len);

@@ -151,7 +151,7 @@ unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned 
 	uint64_t la = rip_linear(v, &r);
 	/* The opcode bytes never start with a prefix byte, so a match means no
 	 * prefixes: the length is exact (SDM vol. 2 2.1). */
-	if (expect_len <= sizeof(bytes) && (la & 4095) + expect_len <= 4096 &&
+	if (expect_len && expect_len <= sizeof(bytes) && (la & 4095) + expect_len <= 4096 &&
 	    fetch_code(v, &r, la, bytes, expect_len)) {
 		unsigned i = 0;
 		while (i < expect_len && bytes[i] == expect[i])

@@ -52,7 +52,8 @@ int guest_decode_at_rip(struct vcpu *v, struct x86_insn *insn);
 /* Length of the instruction at CS:RIP that caused an exit.  `expect` are
  * the opcode bytes of the instruction the exit says it was (e.g. 0F A2 for
  * CPUID): when the bytes at RIP are exactly those (no prefixes), that is
- * the length and the full decoder is not needed.  0 on failure. */
+ * the length and the full decoder is not needed (expect_len 0: always
+ * decode).  0 on failure. */
 unsigned guest_exiting_insn_len(struct vcpu *v, const uint8_t *expect, unsigned expect_len);
 /* Is the instruction at CS:RIP a HLT (F4)?  false if it cannot be read. */
 bool guest_rip_at_hlt(struct vcpu *v);
