@@ -464,12 +464,43 @@ static void test_vmrun_copy(void **state)
 	assert_int_equal(v.save.dbgctl, 0);
 }
 
+/* vmcb02's save area is not cleared per merge: the merge must write every
+ * named field, whatever vmcb02 held before, and leave the reserved ranges
+ * alone (zero since vmcb02 was allocated).  Two vmcb02s with different
+ * garbage must come out equal outside the reserved ranges, and keep their
+ * own bytes inside them. */
+static void test_merge_writes_every_save_field(void **state)
+{
+	(void)state;
+	static struct vmcb other;
+	static const struct { unsigned from, to; } reserved[] = {   /* vmcb offsets, APM table B-2 */
+		{ 0x4a0, 0x4cb }, { 0x4cc, 0x4d0 }, { 0x4d8, 0x548 }, { 0x580, 0x5d8 }, { 0x648, 0x668 },
+	};
+	memset(&other, 0x5a, sizeof(other));
+	nsvm_merge_vmcb02(&v02, &v12, &v01, &p);    /* v02 held 0xcc (setup) */
+	nsvm_merge_vmcb02(&other, &v12, &v01, &p);
+	for (unsigned off = 0x400; off < 0x400 + offsetof(struct vmcb_save, reserved6); off++) {
+		bool in_reserved = false;
+		for (unsigned r = 0; r < sizeof(reserved) / sizeof(reserved[0]); r++)
+			in_reserved |= off >= reserved[r].from && off < reserved[r].to;
+		uint8_t a = ((const uint8_t *)&v02)[off], b = ((const uint8_t *)&other)[off];
+		if (in_reserved) {
+			assert_int_equal(a, 0xcc);
+			assert_int_equal(b, 0x5a);
+		} else if (a != b) {
+			fail_msg("vmcb02 byte %#x depends on what vmcb02 held before the merge", off);
+		}
+	}
+	assert_true(v02.save.dbgctl == 0 && v02.save.br_from == 0 && v02.save.last_excp_to == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vmrun_copy),
 		cmocka_unit_test_setup(test_l0_intercepts, setup),
 		cmocka_unit_test_setup(test_merge_controls, setup),
+		cmocka_unit_test_setup(test_merge_writes_every_save_field, setup),
 		cmocka_unit_test_setup(test_merge_always_intercepts_svm, setup),
 		cmocka_unit_test_setup(test_merge_state, setup),
 		cmocka_unit_test_setup(test_merge_tlb_and_pause, setup),
