@@ -469,9 +469,7 @@ static void vmx_ensure_current(struct vcpu *v)
 static void decode_exit(struct vcpu *v, uint32_t reason, struct vm_exit *e)
 {
 	uint64_t qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
-	memset(e, 0, sizeof(*e));
-	e->reason = reason;
-	e->insn_len = (uint8_t)vmcs_read(VMCS_EXIT_INSTRUCTION_LEN);
+	*e = (struct vm_exit){ .reason = reason, .insn_len = (uint8_t)vmcs_read(VMCS_EXIT_INSTRUCTION_LEN) };
 	switch (reason & 0xffff) {
 	case VMX_EXIT_EXCEPTION_NMI: {
 		uint32_t info = (uint32_t)vmcs_read(VMCS_EXIT_INTR_INFO);
@@ -630,20 +628,22 @@ static void vmx_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 		nvmx_after_exit(v, exit);
 }
 
+/* CR0/CR4 as the guest sees them: the bits L0 owns (the guest/host mask)
+ * come from the read shadow (SDM 25.6.6).  The VMCS is current. */
+static uint64_t guest_cr_seen(uint32_t field, uint32_t mask_field, uint32_t shadow_field)
+{
+	uint64_t m = vmcs_read(mask_field);
+	return (vmcs_read(field) & ~m) | (vmcs_read(shadow_field) & m);
+}
+
 static uint64_t vmx_get_cr(struct vcpu *v, int cr)
 {
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	switch (cr) {
-	case 0: {
-		uint64_t m = vmcs_read(VMCS_CR0_GUEST_HOST_MASK);
-		return (vmcs_read(VMCS_GUEST_CR0) & ~m) | (vmcs_read(VMCS_CR0_READ_SHADOW) & m);
-	}
+	case 0: return guest_cr_seen(VMCS_GUEST_CR0, VMCS_CR0_GUEST_HOST_MASK, VMCS_CR0_READ_SHADOW);
 	case 2: return vx(v)->cr2;
 	case 3: return vmcs_read(VMCS_GUEST_CR3);
-	case 4: {
-		uint64_t m = vmcs_read(VMCS_CR4_GUEST_HOST_MASK);
-		return (vmcs_read(VMCS_GUEST_CR4) & ~m) | (vmcs_read(VMCS_CR4_READ_SHADOW) & m);
-	}
+	case 4: return guest_cr_seen(VMCS_GUEST_CR4, VMCS_CR4_GUEST_HOST_MASK, VMCS_CR4_READ_SHADOW);
 	case VREG_EFER: return vmcs_read(VMCS_GUEST_IA32_EFER);
 	case VREG_PAT: return vmcs_read(VMCS_GUEST_IA32_PAT);
 	default: return 0;
@@ -708,9 +708,11 @@ static uint64_t vmx_seg_base(struct vcpu *v, int seg)
 static void vmx_code_regs(struct vcpu *v, struct guest_code_regs *c)
 {
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
-	uint64_t cr0 = vmx_get_cr(v, 0), ar = vmcs_read(VMCS_GUEST_CS_AR);
+	uint64_t cr0 = guest_cr_seen(VMCS_GUEST_CR0, VMCS_CR0_GUEST_HOST_MASK, VMCS_CR0_READ_SHADOW);
+	uint64_t ar = vmcs_read(VMCS_GUEST_CS_AR);
 	*c = (struct guest_code_regs){
-		.cr0 = cr0, .cr3 = vmcs_read(VMCS_GUEST_CR3), .cr4 = vmx_get_cr(v, 4),
+		.cr0 = cr0, .cr3 = vmcs_read(VMCS_GUEST_CR3),
+		.cr4 = guest_cr_seen(VMCS_GUEST_CR4, VMCS_CR4_GUEST_HOST_MASK, VMCS_CR4_READ_SHADOW),
 		.efer = vmcs_read(VMCS_GUEST_IA32_EFER), .cs_base = vmcs_read(VMCS_GUEST_CS_BASE),
 		.cs_bits = !(cr0 & CR0_PE) ? 16 : (ar >> 13) & 1 ? 64 : (ar >> 14) & 1 ? 32 : 16,
 		.cpl = (int)((vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3),   /* as vmx_guest_cpl */

@@ -495,13 +495,15 @@ int nvmx_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 
 static struct nvmx_cpu l1_cpu(struct vcpu *v)
 {
-	uint64_t cr0 = vcpu_ops->get_cr(v, 0), efer = vcpu_ops->get_cr(v, VREG_EFER);
-	enum nvmx_mode mode = !(cr0 & 1) ? NVMX_MODE_REAL : (v->rflags & NVMX_RFLAGS_VM) ? NVMX_MODE_V86 :
-			      !(efer & (1ull << 10)) ? NVMX_MODE_PROT :
-			      vcpu_ops->guest_long_mode(v) ? NVMX_MODE_64 : NVMX_MODE_COMPAT;
+	struct guest_code_regs c;       /* one read of what the checks need */
+	vcpu_ops->code_regs(v, &c);
+	/* 64-bit mode: EFER.LMA and CS.L, which is a 64-bit CS size then */
+	enum nvmx_mode mode = !(c.cr0 & 1) ? NVMX_MODE_REAL : (v->rflags & NVMX_RFLAGS_VM) ? NVMX_MODE_V86 :
+			      !(c.efer & (1ull << 10)) ? NVMX_MODE_PROT :
+			      c.cs_bits == 64 ? NVMX_MODE_64 : NVMX_MODE_COMPAT;
 	return (struct nvmx_cpu){
-		.cpl = (unsigned)vcpu_ops->guest_cpl(v), .mode = mode,
-		.cr0 = cr0, .cr4 = vcpu_ops->get_cr(v, 4), .efer = efer, .rflags = v->rflags,
+		.cpl = (unsigned)c.cpl, .mode = mode,
+		.cr0 = c.cr0, .cr4 = c.cr4, .efer = c.efer, .rflags = v->rflags,
 		.movss_blocking = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & 2,
 		.feature_control = (1ull << 0) | (1ull << 2),
 		.maxphyaddr = cpu_caps.phys_bits,
@@ -1195,11 +1197,8 @@ void nvmx_after_exit(struct vcpu *v, struct vm_exit *e)
 	struct nvmx_vcpu *n = nested_of(v);
 	uint32_t reason = (uint32_t)e->reason;
 	bool done = n->in_l2 ? l2_exit(v, n, reason, e) : l1_vmx_insn(v, n, reason & 0xffff, e->insn_len);
-	if (done) {
-		memset(e, 0, sizeof(*e));
-		e->kind = EXIT_NESTED;
-		e->reason = reason;
-	}
+	if (done)
+		*e = (struct vm_exit){ .kind = EXIT_NESTED, .reason = reason };
 }
 
 /* ---- events for L1 while L2 runs (SDM 26.2, 28.2.2) ------------------------ */
@@ -1270,9 +1269,7 @@ bool nvmx_before_run(struct vcpu *v, struct vm_exit *e)
 	n->l1_nmi_pending = false;
 	n->stats.intr_to_l1++;
 	vmexit_to_l1(v, n, &ex);
-	memset(e, 0, sizeof(*e));
-	e->kind = EXIT_NESTED;
-	e->reason = ex.reason;
+	*e = (struct vm_exit){ .kind = EXIT_NESTED, .reason = ex.reason };
 	return true;
 }
 
