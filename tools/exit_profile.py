@@ -2,7 +2,7 @@
 """Where L0's instructions go on one kind of exit (docs/benchmarks.md,
 "Profiling L0's exit path").
 
-Runs a benchmark configuration under QEMU TCG with -icount (a guest's TSC
+On QEMU (SVM): runs a benchmark configuration under QEMU TCG with -icount (a guest's TSC
 delta is its instruction count, the unit of `make bench`) and QEMU's
 execution log restricted to Nestor's text (-d exec,nochain,in_asm
 -dfilter), then cuts the log into exit cycles -- from one entry into
@@ -21,8 +21,18 @@ so a block left early by an exception would be over-counted: the exit
 path takes none.  A REP string instruction counts once per block here but
 once per iteration under -icount, so memset/memcpy look cheaper here than
 in `make bench`.  The log takes 2-5 GB under build/profile/ while it is
-read, and is deleted afterwards (--keep keeps it).  SVM only: Bochs has
-no such log.
+read, and is deleted afterwards (--keep keeps it).
+
+On Bochs (VMX, --bochs): a breakpoint on the marker function, continued
+past --skip hits, then Bochs's debugger traces every instruction until
+the next hit: one cycle from the marker round to the marker again
+(e.g. vmcs02_exit_to_vmcs12: an L2 exit given to L1, L1's handler, its
+VMRESUME, L2 until its next exit).  Instructions are exact (one line
+each); those in VMX non-root operation (from VMLAUNCH/VMRESUME to the
+exit's host RIP, vmx_exit) are counted as GUEST.
+
+    python3 tools/exit_profile.py --bochs --cfg nested-vmx-bench.cfg --guest nvmx_bench.elf \
+        --marker vmcs02_exit_to_vmcs12
 """
 import argparse
 import bisect
@@ -64,6 +74,55 @@ def run_qemu_logged(cfg, guests, log):
     subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
     return syms
+
+
+def bochs_trace(cfg, guests, marker, skip, out):
+    """One traced cycle between two hits of marker, Bochs's debugger lines in out."""
+    syms = text_symbols()
+    addr = [a for a, n in syms if n == marker]
+    if len(addr) != 1:
+        raise SystemExit(f"exit_profile: {len(addr)} functions named {marker}: need exactly one")
+    sc = run.Scenario("profile", "bochs", "mb2", cfg=cfg, cpus=1, timeout=900,
+                      modules=[os.path.join("build", "guests", g) for g in guests])
+    d = os.path.join(run.WORK, "profile-bochs")
+    serial = run.fresh_run_dir(d)
+    cmd, _ = run.run_bochs(sc, d, serial)
+    with open(os.path.join(d, "bochs.rc"), "w") as fh:     # instead of run_bochs's "c, quit"
+        fh.write(f"lb {addr[0]:#x}\n" + "c\n" * skip + "trace on\nc\ntrace off\nquit\n")
+    with open(out, "wb") as fh:
+        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                       timeout=sc.timeout, cwd=d)
+    return syms, addr[0]
+
+
+def bochs_cycle(out, syms, start):
+    """The traced cycle: the function (or GUEST) of each instruction."""
+    addrs = [a for a, _ in syms]
+    host_rip = next(a for a, n in syms if n == "vmx_exit")
+    cycle, in_guest, names = None, False, {}
+    with open(out, errors="replace") as fh:
+        for line in fh:
+            m = re.match(r"\(0\)\.\[\d+\] \[0x[0-9a-f]+\] [0-9a-f]{4}:([0-9a-f]+) \(unk\. ctxt\): (\S+)", line)
+            if not m:
+                continue
+            pc, mnemonic = int(m.group(1), 16), m.group(2)
+            if not in_guest and pc == start:
+                if cycle is not None:
+                    break                     # the next hit: the cycle is complete
+                cycle = []
+            if cycle is None:
+                continue
+            if in_guest and pc == host_rip:
+                in_guest = False
+            if in_guest:
+                cycle.append("GUEST")
+            else:
+                if pc not in names:
+                    names[pc] = syms[bisect.bisect_right(addrs, pc) - 1][1]
+                cycle.append(names[pc])
+                if mnemonic in ("vmlaunch", "vmresume"):
+                    in_guest = True
+    return cycle or []
 
 
 def profile(log, syms, marker, skip, limit):
@@ -110,42 +169,63 @@ def profile(log, syms, marker, skip, limit):
     return kept, totals, example, names, tb_size
 
 
+def print_path(path_names, sizes=None):
+    path = []
+    for i, fn in enumerate(path_names):
+        n = sizes[i] if sizes else 1
+        if path and path[-1][0] == fn:
+            path[-1][1] += n
+        else:
+            path.append([fn, n])
+    print("one cycle, in order (function:instructions):")
+    print("  " + " ".join(f"{fn}:{n}" for fn, n in path))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cfg", default="bench.cfg", help="a configuration in tests/integ/cfg")
     ap.add_argument("--guest", action="append", help="guest images in build/guests (default bench.elf)")
     ap.add_argument("--marker", required=True, help="a function that runs in the exits to profile")
-    ap.add_argument("--skip", type=int, default=100, help="matching cycles skipped first (warm-up)")
-    ap.add_argument("--cycles", type=int, default=300, help="matching cycles averaged")
+    ap.add_argument("--skip", type=int, default=None,
+                    help="matching cycles (QEMU) or marker hits (Bochs) skipped first (100 / 3000)")
+    ap.add_argument("--cycles", type=int, default=300, help="matching cycles averaged (QEMU)")
+    ap.add_argument("--bochs", action="store_true", help="Bochs (VMX): trace one cycle with its debugger")
     ap.add_argument("--keep", action="store_true", help="keep the execution log")
     a = ap.parse_args()
     if subprocess.run(["make", "-s", "all"], cwd=ROOT).returncode:
         return 1
     os.makedirs(os.path.join(run.BUILD, "profile"), exist_ok=True)
-    log = os.path.join(run.BUILD, "profile", "exec.log")
+    log = os.path.join(run.BUILD, "profile", "bochs-trace.txt" if a.bochs else "exec.log")
+    guests = a.guest or ["bench.elf"]
     try:
-        syms = run_qemu_logged(a.cfg, a.guest or ["bench.elf"], log)
-        kept, totals, example, names, tb_size = profile(log, syms, a.marker, a.skip, a.cycles)
+        if a.bochs:
+            syms, start = bochs_trace(a.cfg, guests, a.marker, 3000 if a.skip is None else a.skip, log)
+            cycle = bochs_cycle(log, syms, start)
+            if not cycle:
+                print(f"exit_profile: {a.marker} was not reached {3000 if a.skip is None else a.skip} + 2 times")
+                return 1
+            totals = collections.Counter(cycle)
+            l0 = len(cycle) - totals["GUEST"]
+            print(f"one cycle from {a.marker} to {a.marker}: {l0} L0 instructions, {totals['GUEST']} in the guests")
+            for fn, n in totals.most_common():
+                print(f"  {n:7d}  {100 * n / len(cycle):5.1f}%  {fn}")
+            print_path(cycle)
+            return 0
+        syms = run_qemu_logged(a.cfg, guests, log)
+        kept, totals, example, names, tb_size = profile(log, syms, a.marker,
+                                                        100 if a.skip is None else a.skip, a.cycles)
     finally:
         if not a.keep and os.path.exists(log):
             os.remove(log)
     if not kept:
-        print(f"exit_profile: no exit cycle ran {a.marker} (past the first {a.skip})")
+        print(f"exit_profile: no exit cycle ran {a.marker}")
         return 1
     total = sum(totals.values()) / kept
     print(f"L0 instructions per exit cycle with {a.marker}: {total:.0f} (mean of {kept} cycles)")
     for fn, n in totals.most_common():
         if n / kept >= 1:
             print(f"  {n / kept:7.1f}  {100 * n / kept / total:5.1f}%  {fn}")
-    path = []
-    for pc in example:
-        fn, s = names[pc], tb_size.get(pc, 1)
-        if path and path[-1][0] == fn:
-            path[-1][1] += s
-        else:
-            path.append([fn, s])
-    print("one cycle, in order (function:instructions):")
-    print("  " + " ".join(f"{fn}:{s}" for fn, s in path))
+    print_path([names[pc] for pc in example], [tb_size.get(pc, 1) for pc in example])
     return 0
 
 
