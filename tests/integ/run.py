@@ -1030,13 +1030,7 @@ def bench_vnet():
         d = os.path.join(WORK, f"bench-vnet-{emulator}-{mode}")
         serial = fresh_run_dir(d)
         cmd, _ = (run_qemu if emulator == "qemu" else run_bochs)(sc, d, serial)
-        try:
-            subprocess.run(cmd + extra, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=sc.timeout, cwd=d)
-        except subprocess.TimeoutExpired:
-            pass
-        with open(serial, errors="replace") as fh:
-            log = fh.read()
+        log = serial_after_run(cmd + extra, sc.timeout, d, serial)
         lines = re.findall(r"BENCHVNET (\w+) (\w+) (\d+) (\d+) (\d+) (\d+) (\d+)", log)
         if not lines:
             print(f"bench (vnet, {emulator}, {mode}): no figures; serial tail:")
@@ -1130,6 +1124,37 @@ KVM_CASES = (("realmode", r"real-mode L2: .*?([\d.]+) us/iter"),
              ("longmode_irq", r"long-mode L2 interrupts: .*?([\d.]+) us/irq"))
 
 
+def serial_after_run(cmd, timeout, d, serial, marks=(), stop=None):
+    """Run an emulator to its end, or until timeout, and return its serial
+    log: a bench keeps what was printed before a hang."""
+    try:
+        run_emulator(cmd, timeout, d, serial, marks, stop)
+    except subprocess.TimeoutExpired:
+        pass
+    with open(serial, errors="replace") as fh:
+        return fh.read()
+
+
+def kvm_l2_under_nestor(sc, run_fn, dirname):
+    """kvm-l2 in the linux-kvm VM of scenario sc under Nestor: (the command
+    line Nestor gave Linux, {case: microseconds}), or None."""
+    r = sh(["make", "-s", "linux-guest"], cwd=ROOT)
+    if r.returncode != 0:
+        print("bench (linux-kvm): make linux-guest failed:\n" + r.stdout[-2000:])
+        return None
+    d = os.path.join(WORK, dirname)
+    serial = fresh_run_dir(d)
+    cmd, _ = run_fn(sc, d, serial)
+    log = serial_after_run(cmd, sc.timeout, d, serial)
+    m = re.search(r"vm linux: Linux command line: (.*)", log)
+    nestor = kvm_l2_figures(log)
+    if not m or not nestor:
+        print(f"bench (linux-kvm, {sc.platform}, under Nestor): no kvm-l2 figures; serial tail:")
+        print("\n".join(log.strip().splitlines()[-15:]))
+        return None
+    return m.group(1).strip(), nestor
+
+
 def bench_linux_kvm():
     """Linux's KVM in L1 running L2 (docs/linux-guests.md, "KVM in L1"):
     kvm-l2's microseconds per CPUID+OUT iteration (and per injected
@@ -1138,35 +1163,15 @@ def bench_linux_kvm():
     is then L0 for Linux's KVM.  Wall-clock time on the same host, same run.
     A case QEMU's own SVM does not finish within the time allowed is
     reported as missing, not as a figure."""
-    r = sh(["make", "-s", "linux-guest"], cwd=ROOT)
-    if r.returncode != 0:
-        print("bench (linux-kvm): make linux-guest failed:\n" + r.stdout[-2000:])
+    sc = next(s for s in SCENARIOS if s.name == "linux-kvm" and s.emulator == "qemu")
+    got = kvm_l2_under_nestor(sc, run_qemu, "bench-linux-kvm")
+    if not got:
         return None
-    sc = next(s for s in SCENARIOS if s.name == "linux-kvm")
-    d = os.path.join(WORK, "bench-linux-kvm")
-    serial = fresh_run_dir(d)
-    cmd, _ = run_qemu(sc, d, serial)
-    try:
-        run_emulator(cmd, sc.timeout, d, serial)
-    except subprocess.TimeoutExpired:
-        pass
-    with open(serial, errors="replace") as fh:
-        log = fh.read()
-    m = re.search(r"vm linux: Linux command line: (.*)", log)
-    nestor = kvm_l2_figures(log)
-    if not m or not nestor:
-        print("bench (linux-kvm, under Nestor): no kvm-l2 figures; serial tail:")
-        print("\n".join(log.strip().splitlines()[-15:]))
-        return None
+    cmdline, nestor = got
     nd = os.path.join(WORK, "bench-linux-kvm-native")
     nserial = fresh_run_dir(nd)
-    ncmd = linux_native_cmd(sc, "pc", nserial, m.group(1).strip())
-    try:   # QEMU's own SVM was seen to hang in the long-mode case (docs/linux-guests.md)
-        run_emulator(ncmd, 180, nd, nserial)
-    except subprocess.TimeoutExpired:
-        pass
-    with open(nserial, errors="replace") as fh:
-        nlog = fh.read()
+    # QEMU's own SVM was seen to hang in the long-mode case (docs/linux-guests.md): 180 s at most
+    nlog = serial_after_run(linux_native_cmd(sc, "pc", nserial, cmdline), 180, nd, nserial)
     return kvm_l2_comparison("svm", "qemu_l0", "QEMU's own SVM", kvm_l2_figures(nlog), nestor)
 
 
@@ -1211,30 +1216,15 @@ def bench_linux_kvm_vmx():
     "µs" kvm-l2 prints are instruction counts / 10 in both runs: the ratio
     is one of instructions, not of the host's load."""
     sc = next(s for s in SCENARIOS if s.name == "linux-kvm" and s.emulator == "bochs")
-    d = os.path.join(WORK, "bench-linux-kvm-bochs")
-    serial = fresh_run_dir(d)
-    cmd, _ = run_bochs(sc, d, serial)
-    try:
-        run_emulator(cmd, sc.timeout, d, serial)
-    except subprocess.TimeoutExpired:
-        pass
-    with open(serial, errors="replace") as fh:
-        log = fh.read()
-    m = re.search(r"vm linux: Linux command line: (.*)", log)
-    nestor = kvm_l2_figures(log)
-    if not m or not nestor:
-        print("bench (linux-kvm, Bochs, under Nestor): no kvm-l2 figures; serial tail:")
-        print("\n".join(log.strip().splitlines()[-15:]))
+    got = kvm_l2_under_nestor(sc, run_bochs, "bench-linux-kvm-bochs")
+    if not got:
         return None
+    cmdline, nestor = got
     nd = os.path.join(WORK, "bench-linux-kvm-bochs-native")
     nserial = fresh_run_dir(nd)
-    ncmd = bochs_linux_native_cmd(nd, nserial, m.group(1).strip())
-    try:   # Linux alone cannot end Bochs's machine: stop at kvm-l2's end
-        run_emulator(ncmd, sc.timeout, nd, nserial, [("end", r"NESTOR-KVM: kvm-l2 exit status")], stop="end")
-    except subprocess.TimeoutExpired:
-        pass
-    with open(nserial, errors="replace") as fh:
-        nlog = fh.read()
+    # Linux alone cannot end Bochs's machine: stop at kvm-l2's end
+    nlog = serial_after_run(bochs_linux_native_cmd(nd, nserial, cmdline), sc.timeout, nd, nserial,
+                            [("end", r"NESTOR-KVM: kvm-l2 exit status")], stop="end")
     return kvm_l2_comparison("vmx", "bochs_l0", "Bochs's own VMX", kvm_l2_figures(nlog), nestor)
 
 
