@@ -688,15 +688,20 @@ static bool vmx_long_mode(struct vcpu *v)
 	return (vmcs_read(VMCS_GUEST_CS_AR) >> 13) & 1;
 }
 
+/* The code size from CR0 and CS's access rights (L bit 13, D/B bit 14). */
+static unsigned cs_bits_of(uint64_t cr0, uint64_t cs_ar)
+{
+	if (!(cr0 & CR0_PE))
+		return 16;
+	if ((cs_ar >> 13) & 1)
+		return 64;
+	return (cs_ar >> 14) & 1 ? 32 : 16;
+}
+
 static unsigned vmx_cs_size(struct vcpu *v)
 {
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
-	if (!(vmx_get_cr(v, 0) & CR0_PE))
-		return 16;
-	uint64_t ar = vmcs_read(VMCS_GUEST_CS_AR);
-	if ((ar >> 13) & 1)
-		return 64;
-	return (ar >> 14) & 1 ? 32 : 16;
+	return cs_bits_of(vmx_get_cr(v, 0), vmcs_read(VMCS_GUEST_CS_AR));
 }
 
 static uint64_t vmx_seg_base(struct vcpu *v, int seg)
@@ -709,12 +714,11 @@ static void vmx_code_regs(struct vcpu *v, struct guest_code_regs *c)
 {
 	vmx_ensure_current(v); /* ops may be called for any vCPU of this CPU */
 	uint64_t cr0 = guest_cr_seen(VMCS_GUEST_CR0, VMCS_CR0_GUEST_HOST_MASK, VMCS_CR0_READ_SHADOW);
-	uint64_t ar = vmcs_read(VMCS_GUEST_CS_AR);
 	*c = (struct guest_code_regs){
 		.cr0 = cr0, .cr3 = vmcs_read(VMCS_GUEST_CR3),
 		.cr4 = guest_cr_seen(VMCS_GUEST_CR4, VMCS_CR4_GUEST_HOST_MASK, VMCS_CR4_READ_SHADOW),
 		.efer = vmcs_read(VMCS_GUEST_IA32_EFER), .cs_base = vmcs_read(VMCS_GUEST_CS_BASE),
-		.cs_bits = !(cr0 & CR0_PE) ? 16 : (ar >> 13) & 1 ? 64 : (ar >> 14) & 1 ? 32 : 16,
+		.cs_bits = cs_bits_of(cr0, vmcs_read(VMCS_GUEST_CS_AR)),
 		.cpl = (int)((vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3),   /* as vmx_guest_cpl */
 	};
 }
